@@ -1,0 +1,80 @@
+// labmta's configuration: the only place that reads YAML. parse_config() turns YAML text into
+// a plain Config with every default filled in; anything it does not understand is an error
+// that names the key and the line, so a typo never silently changes behaviour.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/startup_error.h"
+
+namespace labmta::config {
+
+// Thrown by parse_config/load_config; what() reads like
+// "labmta.yaml:12: limits.message_size: expected a positive integer, got 'ten'".
+class ConfigError : public labmta::StartupError {
+public:
+    using StartupError::StartupError;
+};
+
+struct ListenAddress {
+    std::string host;  // "0.0.0.0", "127.0.0.1", "::" (written "[::]:25" in YAML)
+    std::uint16_t port = 25;
+};
+
+struct User {
+    std::string name;
+    std::string password;       // plaintext (lab use), or empty when password_hash is set
+    std::string password_hash;  // crypt(3) form, e.g. "$y$..." (checked by a later issue)
+};
+
+enum class LocalRecipients {
+    Any,    // every local part of a local domain has a mailbox
+    Users,  // only the configured users; others are rejected with 550 5.1.1
+};
+
+struct Limits {  // Postfix defaults
+    std::size_t message_size = 10240000;        // message_size_limit
+    std::size_t recipients = 1000;              // smtpd_recipient_limit
+    std::size_t line_length = 2048;             // line_length_limit
+    unsigned timeout_s = 300;                   // smtpd_timeout (YAML key "timeout")
+    unsigned errors = 20;                       // smtpd_hard_error_limit
+    unsigned connections = 1000;                // simultaneous sessions, all clients
+    unsigned connections_per_client = 50;       // smtpd_client_connection_count_limit
+};
+
+struct Relay {
+    std::vector<std::string> networks;  // CIDR, validated: "127.0.0.0/8", "::1/128"
+    std::string relayhost;              // "[host]:port" or "host:port" or ""; used by relay
+};
+
+struct Config {
+    std::string hostname;  // default: the machine's FQDN
+    std::string banner = "ESMTP labmta";
+    std::vector<ListenAddress> listen{{"0.0.0.0", 25}};
+    std::string spool = "/var/spool/labmta";
+    std::vector<std::string> local_domains;  // lower-cased; default: [hostname]
+    LocalRecipients local_recipients = LocalRecipients::Any;
+    std::vector<User> users;
+    Relay relay;
+    Limits limits;
+};
+
+// source_name is used in error messages ("labmta.yaml:12: ...").
+Config parse_config(std::string_view yaml, std::string_view source_name = "config");
+Config load_config(const std::string& path);
+
+// "127.0.0.1:2525" / "[::1]:25" -> ListenAddress; throws ConfigError naming `what`.
+ListenAddress parse_listen_address(std::string_view text, std::string_view what);
+
+// The effective config as YAML, for `labmta check-config`; passwords are shown as "********".
+std::string to_yaml(const Config& config);
+
+// The machine's fully qualified name (gethostname + canonical name lookup), or its plain
+// host name when no FQDN is known.
+std::string machine_fqdn();
+
+}  // namespace labmta::config

@@ -1,0 +1,46 @@
+// Local delivery: writes each local recipient's copy of a queued message into its Maildir at
+// <spool>/mailboxes/<domain>/<local-part>/{tmp,new,cur}/, adding Return-Path: and
+// Delivered-To: as Postfix's local(8) does. Each copy is written to tmp/, fsynced, renamed
+// into new/, and new/ is fsynced before the recipient is marked delivered in the queue file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "spool/spool.h"
+
+namespace labmta::spool {
+
+enum class DeliveryStatus { Sent, Deferred, Bounced };
+
+struct RecipientResult {
+    std::string recipient;
+    DeliveryStatus status = DeliveryStatus::Deferred;
+    std::string dsn;     // "2.0.0", "4.3.0", "5.1.1"
+    std::string detail;  // "delivered to maildir", or what went wrong
+};
+
+struct LocalDeliveryReport {
+    std::error_code load_error;             // the queue file could not be read
+    std::vector<RecipientResult> results;   // one per recipient handled in this run
+    bool removed = false;                   // every recipient done, queue file removed
+    std::int64_t arrival_us = 0;
+    std::string sender;
+};
+
+// A unique Maildir file name: "<sec>.M<usec>P<pid>Q<counter>.<hostname>" (any "/" or ":" in
+// hostname replaced), so two deliveries never collide.
+std::string maildir_unique_name(std::int64_t now_us, long pid, std::uint64_t counter,
+                                std::string_view hostname);
+
+// Delivers every pending recipient of queued message queue_id whose domain is in
+// local_domains (compared case-insensitively); others stay pending for the relay agent.
+// Removes the queue file when no recipient is left pending.
+LocalDeliveryReport deliver_local(Spool& spool, std::string_view queue_id,
+                                  const std::vector<std::string>& local_domains,
+                                  std::string_view hostname, std::int64_t now_us);
+
+}  // namespace labmta::spool

@@ -1,0 +1,53 @@
+// The durable queue on disk: <root>/tmp for files being written, <root>/incoming for queued
+// messages, <root>/mailboxes for local delivery. A message is committed by writing
+// tmp/<ID> (O_CREAT|O_EXCL, mode 0600), fsync, close, rename into incoming/<ID>, fsync of
+// incoming/; any failure unlinks the tmp file, so incoming/ only ever holds whole messages.
+// Blocking file I/O: callers run it off the event loop or accept the cost knowingly.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "common/ids.h"
+#include "spool/queue_file.h"
+
+namespace labmta::spool {
+
+struct CommitResult {
+    std::string queue_id;   // set on success
+    std::error_code error;  // set on failure; nothing was queued
+};
+
+class Spool {
+public:
+    // Creates the root and its folders (mode 0700) when missing; throws StartupError when the
+    // spool cannot be used (not a directory, not writable).
+    explicit Spool(std::string root);
+
+    // Writes file (its queue_id is chosen here with ids, retrying on EEXIST) durably into
+    // incoming/. On success the message survives a crash from then on.
+    CommitResult commit(QueueFile file, common::QueueIdGenerator& ids);
+
+    // Queue IDs present in incoming/, oldest first. Names that are not valid queue IDs are
+    // skipped.
+    std::vector<std::string> list_queue() const;
+
+    std::optional<QueueFile> load(std::string_view queue_id, std::error_code& error) const;
+
+    // Marks one recipient of a queued message delivered (in place, then fsync).
+    std::error_code mark_delivered(std::string_view queue_id, std::size_t recipient_index);
+
+    // Removes a fully handled message from incoming/.
+    std::error_code remove(std::string_view queue_id);
+
+    const std::string& root() const { return root_; }
+    std::string mailboxes_dir() const { return root_ + "/mailboxes"; }
+
+private:
+    std::string queue_path(std::string_view queue_id) const;
+    std::string root_;
+};
+
+}  // namespace labmta::spool
