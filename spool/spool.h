@@ -5,6 +5,8 @@
 // Blocking file I/O: callers run it off the event loop or accept the cost knowingly.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -29,6 +31,12 @@ public:
     // Writes file (its queue_id is chosen here with ids, retrying on EEXIST) durably into
     // incoming/. On success the message survives a crash from then on.
     CommitResult commit(QueueFile file, common::QueueIdGenerator& ids);
+
+    // The same, but the file is built by build, called once with the ID already claimed, so
+    // text that names the ID (the Received: line of cleanup_message()) always matches the
+    // queue file's name even after a retry. The returned file's queue_id is set to that ID.
+    CommitResult commit(common::QueueIdGenerator& ids,
+                        const std::function<QueueFile(const std::string& queue_id)>& build);
 
     // Queue IDs present in incoming/, oldest first. Names that are not valid queue IDs are
     // skipped.

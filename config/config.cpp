@@ -1,0 +1,175 @@
+// The config module's edges: reading the config file, finding the machine's name, and writing
+// the effective config back as YAML. Parsing itself is in config_yaml.cpp; no passwords are
+// ever written out.
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <memory>
+
+namespace labmta::config {
+namespace {
+
+constexpr std::string_view kMaskedPassword = "********";
+
+class FileDescriptor {
+public:
+    explicit FileDescriptor(int fd) : fd_(fd) {}
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    ~FileDescriptor() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+[[noreturn]] void fail_read(const std::string& path, int error) {
+    throw ConfigError(path + ": cannot read config file: " + std::strerror(error));
+}
+
+std::string read_file(const std::string& path) {
+    const FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (file.get() < 0) {
+        fail_read(path, errno);
+    }
+    std::string text;
+    std::array<char, 4096> buffer{};
+    for (;;) {
+        const ssize_t count = ::read(file.get(), buffer.data(), buffer.size());
+        if (count == 0) {
+            return text;
+        }
+        if (count < 0 && errno != EINTR) {
+            fail_read(path, errno);  // EISDIR lands here, for instance
+        }
+        if (count > 0) {
+            text.append(buffer.data(), static_cast<std::size_t>(count));
+        }
+    }
+}
+
+std::string listen_text(const ListenAddress& address) {
+    const bool is_ipv6 = address.host.find(':') != std::string::npos;
+    const std::string host = is_ipv6 ? "[" + address.host + "]" : address.host;
+    return host + ":" + std::to_string(address.port);
+}
+
+void emit_list(YAML::Emitter& out, std::string_view key, const std::vector<std::string>& items) {
+    out << YAML::Key << std::string(key) << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& item : items) {
+        out << item;
+    }
+    out << YAML::EndSeq;
+}
+
+void emit_users(YAML::Emitter& out, const std::vector<User>& users) {
+    out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq;
+    for (const User& user : users) {
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << user.name;
+        if (user.password_hash.empty()) {
+            out << YAML::Key << "password" << YAML::Value << std::string(kMaskedPassword);
+        } else {
+            out << YAML::Key << "password_hash" << YAML::Value << user.password_hash;
+        }
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+}
+
+void emit_limits(YAML::Emitter& out, const Limits& limits) {
+    out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "message_size" << YAML::Value << limits.message_size;
+    out << YAML::Key << "recipients" << YAML::Value << limits.recipients;
+    out << YAML::Key << "line_length" << YAML::Value << limits.line_length;
+    out << YAML::Key << "timeout" << YAML::Value << limits.timeout_s;
+    out << YAML::Key << "errors" << YAML::Value << limits.errors;
+    out << YAML::Key << "connections" << YAML::Value << limits.connections;
+    out << YAML::Key << "connections_per_client" << YAML::Value << limits.connections_per_client;
+    out << YAML::EndMap;
+}
+
+std::string_view local_recipients_text(LocalRecipients value) {
+    switch (value) {
+        case LocalRecipients::Any:
+            return "any";
+        case LocalRecipients::Users:
+            return "users";
+    }
+    return "any";
+}
+
+struct AddrInfoDeleter {
+    void operator()(addrinfo* info) const { freeaddrinfo(info); }
+};
+
+}  // namespace
+
+Config load_config(const std::string& path) {
+    return parse_config(read_file(path), path);
+}
+
+std::string to_yaml(const Config& config) {
+    std::vector<std::string> listen;
+    for (const ListenAddress& address : config.listen) {
+        listen.push_back(listen_text(address));
+    }
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "hostname" << YAML::Value << config.hostname;
+    out << YAML::Key << "banner" << YAML::Value << config.banner;
+    emit_list(out, "listen", listen);
+    out << YAML::Key << "spool" << YAML::Value << config.spool;
+    emit_list(out, "local_domains", config.local_domains);
+    out << YAML::Key << "local_recipients" << YAML::Value
+        << std::string(local_recipients_text(config.local_recipients));
+    emit_users(out, config.users);
+    out << YAML::Key << "relay" << YAML::Value << YAML::BeginMap;
+    emit_list(out, "networks", config.relay.networks);
+    out << YAML::Key << "relayhost" << YAML::Value << config.relay.relayhost;
+    out << YAML::EndMap;
+    emit_limits(out, config.limits);
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+std::string machine_fqdn() {
+    try {
+        std::array<char, HOST_NAME_MAX + 1> name{};
+        if (gethostname(name.data(), name.size() - 1) != 0 || name[0] == '\0') {
+            return "localhost";
+        }
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_flags = AI_CANONNAME;
+        addrinfo* found = nullptr;
+        if (getaddrinfo(name.data(), nullptr, &hints, &found) == 0) {
+            const std::unique_ptr<addrinfo, AddrInfoDeleter> owner(found);
+            std::string canonical = found->ai_canonname ? found->ai_canonname : "";
+            if (canonical.ends_with('.')) {
+                canonical.pop_back();  // an absolute name from DNS; we write names without
+            }
+            if (canonical.find('.') != std::string::npos) {
+                return canonical;
+            }
+        }
+        return name.data();
+    } catch (...) {
+        return "localhost";  // "never throws": only allocation can fail above
+    }
+}
+
+}  // namespace labmta::config

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds labmta and runs every test (unit, end-to-end, real clients) twice: a Debug build with
+# warnings as errors in build/, then an ASan+UBSan build in build-asan/. Installs missing
+# build packages first (scripts/install-deps.sh). Run from anywhere: ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+section() {
+    printf '\n==== %s ====\n' "$*"
+}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+section "Packages"
+scripts/install-deps.sh
+
+section "Debug build (build/, -Werror)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLABMTA_WERROR=ON
+cmake --build build
+
+section "Tests: Debug build"
+ctest --test-dir build --output-on-failure --parallel "$jobs"
+
+section "ASan+UBSan build (build-asan/)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLABMTA_WERROR=ON \
+    -DLABMTA_SANITIZE=ON
+cmake --build build-asan
+
+section "Tests: ASan+UBSan build"
+# LeakSanitizer stops the process's threads with ptrace at exit; that works on our machines
+# (checked), so leaks fail the tests too: a leaking labmta exits non-zero after SIGTERM, and
+# the e2e tests demand exit status 0. Where ptrace is forbidden (some containers), run with
+# ASAN_OPTIONS=detect_leaks=0.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure --parallel "$jobs"
+
+section "All tests passed (Debug and ASan+UBSan)"

@@ -1,0 +1,174 @@
+// labmta's command line: `serve` runs the mail server on a libuv loop, `check-config` prints
+// the effective configuration. Startup errors are one log line and a non-zero exit.
+#include "common/startup_error.h"
+#include "config/config.h"
+#include "server/app/logging.h"
+#include "server/app/wiring.h"
+#include "server/net/uv_error.h"
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+namespace {
+
+using namespace labmta;
+
+constexpr const char* kDefaultConfig = "/etc/labmta/labmta.yaml";
+
+struct ServeOptions {
+    std::string config_path = kDefaultConfig;
+    std::vector<std::string> listen;
+    std::string spool;
+    std::string ready_file;
+};
+
+// Writes the bound addresses, one a line, atomically: tests and scripts wait for this file
+// to learn the port when they asked for port 0.
+void write_ready_file(const std::string& path, const std::vector<net::Endpoint>& bound) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        for (const net::Endpoint& endpoint : bound) {
+            out << net::to_string(endpoint) << '\n';
+        }
+        if (!out.flush()) {
+            throw StartupError("cannot write ready file " + tmp);
+        }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        throw StartupError("cannot rename ready file to " + path);
+    }
+}
+
+// What a SIGINT/SIGTERM handler needs to stop the server.
+struct Stopper {
+    net::SmtpServer* server;
+    net::QueueManager* queue;
+    uv_signal_t* signals;  // two handles: SIGINT, SIGTERM
+};
+
+void on_stop_signal(uv_signal_t* handle, int signum) {
+    auto* stopper = static_cast<Stopper*>(handle->data);
+    spdlog::info("stopping on signal {}", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    stopper->server->stop();
+    stopper->queue->stop();
+    for (int i = 0; i < 2; ++i) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&stopper->signals[i]), nullptr);
+    }
+}
+
+config::Config load_serve_config(const ServeOptions& options) {
+    config::Config config = config::load_config(options.config_path);
+    if (!options.spool.empty()) {
+        config.spool = options.spool;
+    }
+    if (!options.listen.empty()) {
+        config.listen.clear();
+        for (const std::string& text : options.listen) {
+            config.listen.push_back(config::parse_listen_address(text, "--listen"));
+        }
+    }
+    return config;
+}
+
+int serve(const ServeOptions& options) {
+    const config::Config config = load_serve_config(options);
+    app::setup_logging(config.hostname);
+    spool::Spool spool(config.spool);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    common::SystemClock clock;
+    common::SystemRandom random;
+    net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock);
+    app::SpoolSink sink(spool, queue, config.hostname, clock, random);
+    const protocol::SessionPolicy policy = app::make_session_policy(config);
+    net::SmtpServer server(&loop, policy, app::make_server_limits(config), sink);
+
+    std::vector<net::Endpoint> endpoints;
+    for (const config::ListenAddress& address : config.listen) {
+        endpoints.push_back({address.host, address.port});
+    }
+    const std::vector<net::Endpoint> bound = server.listen(endpoints);
+    if (!options.ready_file.empty()) {
+        write_ready_file(options.ready_file, bound);
+    }
+
+    uv_signal_t signals[2];
+    Stopper stopper{&server, &queue, signals};
+    const int signal_numbers[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; ++i) {
+        uv_signal_init(&loop, &signals[i]);
+        signals[i].data = &stopper;
+        uv_signal_start(&signals[i], &on_stop_signal, signal_numbers[i]);
+    }
+
+    spdlog::info(
+        "labmta {} started, hostname={}, spool={}", LABMTA_VERSION, config.hostname, config.spool);
+    queue.start();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    const int rc = uv_loop_close(&loop);
+    if (rc != 0) {
+        spdlog::warn("event loop closed with handles open: {}", net::uv_error_text(rc));
+    }
+    spdlog::info("labmta stopped");
+    return 0;
+}
+
+int check_config(const std::string& path) {
+    try {
+        std::cout << config::to_yaml(config::load_config(path));
+        return 0;
+    } catch (const config::ConfigError& error) {
+        std::cerr << "labmta: " << error.what() << '\n';
+        return 1;
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // A peer that closes early must give EPIPE on write, not kill the server.
+    ::signal(SIGPIPE, SIG_IGN);
+
+    CLI::App cli{"labmta: a small Postfix-like SMTP server for labs"};
+    cli.set_version_flag("--version", std::string("labmta ") + LABMTA_VERSION);
+    cli.require_subcommand(1);
+
+    ServeOptions serve_options;
+    CLI::App* serve_cmd = cli.add_subcommand("serve", "Run the mail server in the foreground");
+    serve_cmd->add_option("--config", serve_options.config_path, "YAML config file")
+        ->capture_default_str();
+    serve_cmd->add_option("--listen",
+                          serve_options.listen,
+                          "ADDR:PORT to listen on, repeatable; overrides the config (port 0: "
+                          "any free port)");
+    serve_cmd->add_option("--spool", serve_options.spool, "Spool directory; overrides the config");
+    serve_cmd->add_option("--ready-file",
+                          serve_options.ready_file,
+                          "Write the bound ADDR:PORT lines to this file once listening");
+
+    std::string check_path = kDefaultConfig;
+    CLI::App* check_cmd =
+        cli.add_subcommand("check-config", "Print the effective config, or its errors");
+    check_cmd->add_option("--config", check_path, "YAML config file")->capture_default_str();
+
+    CLI11_PARSE(cli, argc, argv);
+
+    if (*check_cmd) {
+        return check_config(check_path);
+    }
+    try {
+        return serve(serve_options);
+    } catch (const StartupError& error) {
+        spdlog::critical("fatal: {}", error.what());
+        return 1;
+    }
+}

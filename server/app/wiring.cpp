@@ -1,0 +1,78 @@
+// See wiring.h.
+#include "server/app/wiring.h"
+
+#include "common/address.h"
+#include "spool/cleanup.h"
+
+#include <spdlog/spdlog.h>
+
+namespace labmta::app {
+
+protocol::SessionPolicy make_session_policy(const config::Config& config) {
+    protocol::SessionPolicy policy;
+    policy.hostname = config.hostname;
+    policy.banner = config.banner;
+    policy.max_message_bytes = config.limits.message_size;
+    policy.max_recipients = config.limits.recipients;
+    policy.max_errors = config.limits.errors;
+    policy.local_domains = config.local_domains;
+    policy.any_local_recipient = config.local_recipients == config::LocalRecipients::Any;
+    for (const config::User& user : config.users) {
+        policy.local_users.push_back(common::to_lower_ascii(user.name));
+    }
+    return policy;
+}
+
+net::ServerLimits make_server_limits(const config::Config& config) {
+    net::ServerLimits limits;
+    limits.line_length = config.limits.line_length;
+    limits.timeout_s = config.limits.timeout_s;
+    limits.connections = config.limits.connections;
+    limits.connections_per_client = config.limits.connections_per_client;
+    return limits;
+}
+
+net::QueueSettings make_queue_settings(const config::Config& config) {
+    net::QueueSettings settings;
+    settings.local_domains = config.local_domains;
+    settings.hostname = config.hostname;
+    return settings;
+}
+
+SpoolSink::SpoolSink(spool::Spool& spool,
+                     net::QueueManager& queue,
+                     std::string hostname,
+                     const common::Clock& clock,
+                     common::Random& random)
+    : spool_(spool),
+      queue_(queue),
+      hostname_(std::move(hostname)),
+      clock_(clock),
+      random_(random),
+      ids_(clock, random) {}
+
+protocol::QueueResult SpoolSink::commit(const common::Envelope& envelope, std::string message) {
+    std::string message_id;
+    const spool::CommitResult result = spool_.commit(ids_, [&](const std::string& queue_id) {
+        const std::int64_t arrival_us = clock_.now_us();
+        const std::string new_message_id = common::make_message_id(clock_, random_, hostname_);
+        spool::CleanupResult cleaned = spool::cleanup_message(
+            message, {envelope, queue_id, hostname_, arrival_us, new_message_id});
+        message_id = cleaned.message_id;
+        spool::QueueFile file;
+        file.queue_id = queue_id;
+        file.arrival_us = arrival_us;
+        file.envelope = envelope;
+        file.delivered.assign(envelope.recipients.size(), false);
+        file.message = std::move(cleaned.message);
+        return file;
+    });
+    if (result.error) {
+        spdlog::error("NOQUEUE: queue file write error: {}", result.error.message());
+        return {};
+    }
+    queue_.notify(result.queue_id);
+    return {true, result.queue_id, message_id};
+}
+
+}  // namespace labmta::app

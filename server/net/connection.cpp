@@ -1,0 +1,264 @@
+// See connection.h. No exception may leave a libuv callback: everything called from them is
+// noexcept in practice (no throwing code on this path), and allocation failure terminates.
+#include "server/net/connection.h"
+
+#include "common/reply_format.h"
+#include "server/net/smtp_server.h"
+#include "server/net/uv_error.h"
+
+#include <spdlog/spdlog.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <memory>
+
+namespace labmta::net {
+namespace {
+
+// A write request and the bytes it sends, alive until libuv's write callback.
+struct WriteRequest {
+    uv_write_t request{};
+    std::string bytes;
+};
+
+std::string peer_ip(uv_tcp_t* tcp) {
+    sockaddr_storage address{};
+    int length = sizeof address;
+    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        return "unknown";
+    }
+    char host[INET6_ADDRSTRLEN] = {};
+    if (address.ss_family == AF_INET6) {
+        uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), host, sizeof host);
+    } else {
+        uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), host, sizeof host);
+    }
+    return host;
+}
+
+}  // namespace
+
+Connection::Connection(SmtpServer& server)
+    : server_(server), framer_(server.limits().line_length) {}
+
+int Connection::accept_from(uv_stream_t* listener) {
+    uv_tcp_init(server_.loop(), &tcp_);
+    uv_timer_init(server_.loop(), &idle_timer_);
+    tcp_.data = this;
+    idle_timer_.data = this;
+    open_handles_ = 2;
+    const int rc = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&tcp_));
+    if (rc != 0) {
+        close();
+        return rc;
+    }
+    client_ip_ = peer_ip(&tcp_);
+    // No reverse DNS lookup yet: Postfix's name for a client without one is "unknown".
+    client_label_ = "unknown[" + client_ip_ + "]";
+    return 0;
+}
+
+void Connection::start() {
+    spdlog::info("connect from {}", client_label_);
+    protocol::ClientInfo client;
+    client.ip = client_ip_;
+    session_.emplace(server_.policy(), std::move(client), server_.sink());
+    session_->start();
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
+    restart_idle_timer();
+    after_session_step();
+}
+
+void Connection::refuse(std::string_view reply_line) {
+    spdlog::warn("refused connection from {}: {}", client_label_, reply_line);
+    std::string bytes;
+    common::append_reply(bytes, reply_line);
+    write(std::move(bytes));
+    closing_ = true;
+    if (writes_in_flight_ == 0) {
+        close();
+    }
+}
+
+void Connection::shutdown() {
+    if (!session_ || closing_) {
+        return;
+    }
+    if (session_->is_in_data()) {
+        shutdown_pending_ = true;  // answered once the message has been received
+        return;
+    }
+    session_->on_shutdown();
+    after_session_step();
+}
+
+void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buffer) {
+    auto* self = static_cast<Connection*>(handle->data);
+    *buffer = self->server_.read_buffer();
+}
+
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
+    auto* self = static_cast<Connection*>(stream->data);
+    if (nread < 0) {
+        if (nread != UV_EOF) {
+            spdlog::info("read error from {}: {}",
+                         self->client_label_,
+                         uv_error_text(static_cast<int>(nread)));
+        }
+        self->close();
+        return;
+    }
+    if (nread == 0 || self->closing_) {
+        return;
+    }
+    self->restart_idle_timer();
+    self->framer_.feed(std::string_view(buffer->base, static_cast<std::size_t>(nread)));
+    self->process_lines();
+}
+
+// Feeds every complete line to the session, then sends all replies in one write: a client
+// that pipelines a whole transaction gets its replies batched, in order.
+void Connection::process_lines() {
+    while (!session_->close_after_flush()) {
+        const std::optional<common::Line> line = framer_.next();
+        if (!line) {
+            break;
+        }
+        session_->on_line(*line);
+    }
+    if (shutdown_pending_ && !session_->is_in_data()) {
+        shutdown_pending_ = false;
+        session_->on_shutdown();
+    }
+    after_session_step();
+}
+
+void Connection::after_session_step() {
+    log_events();
+    std::string output = session_->take_output();
+    if (!output.empty()) {
+        write(std::move(output));
+    }
+    if (session_->close_after_flush() && !closing_) {
+        closing_ = true;
+        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+        if (writes_in_flight_ == 0) {
+            close();
+        }
+    }
+}
+
+void Connection::write(std::string bytes) {
+    auto request = std::make_unique<WriteRequest>();
+    request->bytes = std::move(bytes);
+    request->request.data = this;
+    uv_buf_t buffer = uv_buf_init(request->bytes.data(), request->bytes.size());
+    const int rc = uv_write(&request->request,
+                            reinterpret_cast<uv_stream_t*>(&tcp_),
+                            &buffer,
+                            1,
+                            &Connection::on_write);
+    if (rc != 0) {
+        spdlog::info("write error to {}: {}", client_label_, uv_error_text(rc));
+        close();
+        return;
+    }
+    ++writes_in_flight_;
+    request.release();  // owned by libuv until on_write
+}
+
+void Connection::on_write(uv_write_t* request, int status) {
+    std::unique_ptr<WriteRequest> owned(reinterpret_cast<WriteRequest*>(request));
+    auto* self = static_cast<Connection*>(request->data);
+    --self->writes_in_flight_;
+    if (status < 0 && status != UV_ECANCELED) {
+        spdlog::info("write error to {}: {}", self->client_label_, uv_error_text(status));
+        self->close();
+        return;
+    }
+    if (self->closing_ && self->writes_in_flight_ == 0) {
+        self->close();
+    }
+}
+
+void Connection::on_timer(uv_timer_t* timer) {
+    auto* self = static_cast<Connection*>(timer->data);
+    if (self->closing_ || !self->session_) {
+        return;
+    }
+    spdlog::info("timeout after {} from {}",
+                 self->session_->is_in_data() ? "DATA" : "command",
+                 self->client_label_);
+    self->session_->on_timeout();
+    self->after_session_step();
+}
+
+void Connection::restart_idle_timer() {
+    const std::uint64_t timeout_ms = std::uint64_t{server_.limits().timeout_s} * 1000;
+    uv_timer_start(&idle_timer_, &Connection::on_timer, timeout_ms, 0);
+}
+
+void Connection::close() {
+    closing_ = true;
+    auto* tcp_handle = reinterpret_cast<uv_handle_t*>(&tcp_);
+    auto* timer_handle = reinterpret_cast<uv_handle_t*>(&idle_timer_);
+    if (!uv_is_closing(tcp_handle)) {
+        if (session_) {
+            spdlog::info("disconnect from {} {}", client_label_, session_->command_summary());
+        }
+        uv_close(tcp_handle, &Connection::on_close);
+    }
+    if (!uv_is_closing(timer_handle)) {
+        uv_close(timer_handle, &Connection::on_close);
+    }
+}
+
+void Connection::on_close(uv_handle_t* handle) {
+    auto* self = static_cast<Connection*>(handle->data);
+    if (--self->open_handles_ == 0) {
+        self->server_.release(self);
+    }
+}
+
+void Connection::log_events() {
+    for (const protocol::SessionEvent& event : session_->take_events()) {
+        using Kind = protocol::SessionEvent::Kind;
+        switch (event.kind) {
+            case Kind::Queued:
+                spdlog::info("{}: client={}", event.queue_id, client_label_);
+                spdlog::info("{}: message-id={}", event.queue_id, event.message_id);
+                spdlog::info("{}: from=<{}>, size={}, nrcpt={} (queue active)",
+                             event.queue_id,
+                             event.sender,
+                             event.size,
+                             event.nrcpt);
+                break;
+            case Kind::Rejected:
+                spdlog::info(
+                    "NOQUEUE: reject: {} from {}: {}; from=<{}> to=<{}> proto={} helo=<{}>",
+                    event.stage,
+                    client_label_,
+                    event.reply,
+                    event.sender,
+                    event.recipient,
+                    event.protocol,
+                    event.helo);
+                break;
+            case Kind::QueueFailed:
+                spdlog::error("NOQUEUE: queue file write error from {}: from=<{}>, nrcpt={}",
+                              client_label_,
+                              event.sender,
+                              event.nrcpt);
+                break;
+            case Kind::TooManyErrors:
+                spdlog::warn("too many errors from {}", client_label_);
+                break;
+            case Kind::Timeout:
+                break;  // logged by on_timer with the state it happened in
+        }
+    }
+}
+
+}  // namespace labmta::net

@@ -1,0 +1,65 @@
+// One client connection: owns its uv_tcp_t, its idle timer, the line framer and the Session.
+// It only moves bytes: read -> framer -> session -> write. It is freed by SmtpServer from
+// the close callback of its last handle, never earlier, and it closes the socket only after
+// the write callback of the last reply (221/421) has run.
+#pragma once
+
+#include "common/line_framer.h"
+#include "server/protocol/session.h"
+
+#include <uv.h>
+
+#include <optional>
+#include <string>
+
+namespace labmta::net {
+
+class SmtpServer;
+
+class Connection {
+public:
+    explicit Connection(SmtpServer& server);
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Initializes the handles, accepts the pending connection from listener into them and
+    // learns the client's address. Returns a libuv error code (0 on success); on error the
+    // connection closes itself.
+    int accept_from(uv_stream_t* listener);
+    // Starts the session (greeting) and reading.
+    void start();
+    // Starts the session with a refusal line instead of a greeting, then closes.
+    void refuse(std::string_view reply_line);
+    // Server shutdown: 421 now, or after the message in progress has been received.
+    void shutdown();
+
+    const std::string& client_ip() const { return client_ip_; }
+
+private:
+    static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
+    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
+    static void on_write(uv_write_t* request, int status);
+    static void on_timer(uv_timer_t* timer);
+    static void on_close(uv_handle_t* handle);
+
+    void process_lines();
+    void after_session_step();
+    void write(std::string bytes);
+    void close();
+    void log_events();
+    void restart_idle_timer();
+
+    SmtpServer& server_;
+    std::string client_ip_;     // "" until accepted
+    std::string client_label_;  // "unknown[127.0.0.1]" for log lines
+    uv_tcp_t tcp_{};
+    uv_timer_t idle_timer_{};
+    common::LineFramer framer_;
+    std::optional<protocol::Session> session_;
+    unsigned writes_in_flight_ = 0;
+    unsigned open_handles_ = 0;
+    bool closing_ = false;
+    bool shutdown_pending_ = false;
+};
+
+}  // namespace labmta::net

@@ -1,0 +1,72 @@
+// See smtp_server.h.
+#include "server/net/smtp_server.h"
+
+#include "server/net/connection.h"
+#include "server/net/listener.h"
+#include "server/net/uv_error.h"
+#include "server/protocol/replies.h"
+
+#include <spdlog/spdlog.h>
+
+namespace labmta::net {
+SmtpServer::SmtpServer(uv_loop_t* loop,
+                       const protocol::SessionPolicy& policy,
+                       ServerLimits limits,
+                       protocol::MessageSink& sink)
+    : loop_(loop), policy_(policy), limits_(limits), sink_(sink) {}
+
+SmtpServer::~SmtpServer() = default;
+
+std::vector<Endpoint> SmtpServer::listen(const std::vector<Endpoint>& endpoints) {
+    std::vector<Endpoint> bound;
+    for (const Endpoint& endpoint : endpoints) {
+        listeners_.push_back(std::make_unique<Listener>(*this));
+        bound.push_back(listeners_.back()->bind_and_listen(endpoint));
+        spdlog::info("listening on {}", to_string(bound.back()));
+    }
+    return bound;
+}
+
+void SmtpServer::stop() {
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    for (const auto& listener : listeners_) {
+        listener->close();
+    }
+    for (const auto& [key, connection] : connections_) {
+        connection->shutdown();
+    }
+}
+
+void SmtpServer::accept(uv_stream_t* listener) {
+    auto connection = std::make_unique<Connection>(*this);
+    Connection* raw = connection.get();
+    connections_.emplace(raw, std::move(connection));
+    if (raw->accept_from(listener) != 0) {
+        return;  // the connection closes itself and is released from its close callback
+    }
+    const std::string& ip = raw->client_ip();
+    unsigned& from_ip = connections_per_ip_[ip];
+    ++from_ip;
+    if (stopping_) {
+        raw->refuse(protocol::replies::shutting_down(policy_.hostname));
+    } else if (connections_.size() > limits_.connections) {
+        raw->refuse(protocol::replies::too_many_connections(policy_.hostname));
+    } else if (from_ip > limits_.connections_per_client) {
+        raw->refuse(protocol::replies::too_many_connections_from(policy_.hostname, ip));
+    } else {
+        raw->start();
+    }
+}
+
+void SmtpServer::release(Connection* connection) {
+    const auto it = connections_per_ip_.find(connection->client_ip());
+    if (it != connections_per_ip_.end() && --it->second == 0) {
+        connections_per_ip_.erase(it);
+    }
+    connections_.erase(connection);
+}
+
+}  // namespace labmta::net

@@ -1,0 +1,76 @@
+// The SMTP listener side of the event loop: binds the listening sockets, accepts clients
+// (within the connection limits), and owns every Connection until its handles are closed.
+// Only moves bytes and counts; the protocol is in Session.
+#pragma once
+
+#include "server/net/endpoint.h"
+#include "server/protocol/session_types.h"
+
+#include <uv.h>
+
+#include <array>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace labmta::net {
+
+class Connection;
+class Listener;
+
+struct ServerLimits {
+    std::size_t line_length = 2048;
+    unsigned timeout_s = 300;
+    unsigned connections = 1000;
+    unsigned connections_per_client = 50;
+};
+
+class SmtpServer {
+public:
+    SmtpServer(uv_loop_t* loop,
+               const protocol::SessionPolicy& policy,
+               ServerLimits limits,
+               protocol::MessageSink& sink);
+    ~SmtpServer();
+    SmtpServer(const SmtpServer&) = delete;
+    SmtpServer& operator=(const SmtpServer&) = delete;
+
+    // Binds and listens on every endpoint; returns the bound addresses (port 0 resolved).
+    // Throws StartupError when one cannot be bound.
+    std::vector<Endpoint> listen(const std::vector<Endpoint>& endpoints);
+
+    // Stops accepting; idle sessions get 421 4.3.2 and close, sessions in DATA finish their
+    // message first. The loop ends once every handle is closed.
+    void stop();
+
+    // Called by Listener for each new client.
+    void accept(uv_stream_t* listener);
+    // Called by Connection from its close callback: destroys it.
+    void release(Connection* connection);
+
+    uv_loop_t* loop() const { return loop_; }
+    const protocol::SessionPolicy& policy() const { return policy_; }
+    const ServerLimits& limits() const { return limits_; }
+    protocol::MessageSink& sink() const { return sink_; }
+    bool is_stopping() const { return stopping_; }
+
+    // One read buffer for all connections: libuv reads into it and we consume it before the
+    // next read, so idle sessions cost no buffer memory.
+    uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
+
+private:
+    uv_loop_t* loop_;
+    const protocol::SessionPolicy& policy_;
+    ServerLimits limits_;
+    protocol::MessageSink& sink_;
+    bool stopping_ = false;
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::unordered_map<const Connection*, std::unique_ptr<Connection>> connections_;
+    std::map<std::string, unsigned> connections_per_ip_;
+    std::array<char, 65536> read_buffer_{};
+};
+
+}  // namespace labmta::net

@@ -1,0 +1,39 @@
+// See data_reader.h.
+#include "server/protocol/data_reader.h"
+
+namespace labmta::protocol {
+
+using common::LineEnding;
+
+DataReader::DataReader(std::size_t max_message_bytes) : max_message_bytes_(max_message_bytes) {}
+
+bool DataReader::on_line(const common::Line& line) {
+    const bool ends_line = line.ending != LineEnding::Partial;
+    if (at_line_start_ && line.ending == LineEnding::Crlf && previous_line_crlf_
+        && line.text == ".") {
+        return true;
+    }
+    std::string_view text = line.text;
+    if (at_line_start_ && !text.empty() && text.front() == '.') {
+        text.remove_prefix(1);
+    }
+    size_bytes_ += text.size() + (ends_line ? 2 : 0);
+    if (size_bytes_ > max_message_bytes_ && !too_big_) {
+        too_big_ = true;
+        message_.clear();
+        message_.shrink_to_fit();
+    }
+    if (!too_big_) {
+        message_.append(text);
+        if (ends_line) {
+            message_.push_back('\n');
+        }
+    }
+    at_line_start_ = ends_line;
+    if (ends_line) {
+        previous_line_crlf_ = line.ending == LineEnding::Crlf;
+    }
+    return false;
+}
+
+}  // namespace labmta::protocol

@@ -1,0 +1,57 @@
+// Every SMTP reply text labmta sends, in one catalogue, copied from Postfix's smtpd with the
+// enhanced status codes of RFC 3463. Lines are without CRLF; reply_format adds it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace labmta::protocol::replies {
+
+inline constexpr std::string_view kOk = "250 2.0.0 Ok";
+inline constexpr std::string_view kMailOk = "250 2.1.0 Ok";
+inline constexpr std::string_view kRcptOk = "250 2.1.5 Ok";
+inline constexpr std::string_view kStartData = "354 End data with <CR><LF>.<CR><LF>";
+inline constexpr std::string_view kBye = "221 2.0.0 Bye";
+inline constexpr std::string_view kHelp =
+    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP";
+
+inline constexpr std::string_view kNotRecognized = "500 5.5.2 Error: command not recognized";
+inline constexpr std::string_view kBadSyntax = "500 5.5.2 Error: bad syntax";
+inline constexpr std::string_view kHeloSyntax = "501 5.5.4 Syntax: HELO hostname";
+inline constexpr std::string_view kEhloSyntax = "501 5.5.4 Syntax: EHLO hostname";
+inline constexpr std::string_view kMailSyntax = "501 5.5.4 Syntax: MAIL FROM:<address>";
+inline constexpr std::string_view kRcptSyntax = "501 5.5.4 Syntax: RCPT TO:<address>";
+inline constexpr std::string_view kDataSyntax = "501 5.5.4 Syntax: DATA";
+inline constexpr std::string_view kRsetSyntax = "501 5.5.4 Syntax: RSET";
+inline constexpr std::string_view kQuitSyntax = "501 5.5.4 Syntax: QUIT";
+inline constexpr std::string_view kVrfySyntax = "501 5.5.4 Syntax: VRFY address";
+inline constexpr std::string_view kBadSender = "501 5.1.7 Bad sender address syntax";
+inline constexpr std::string_view kBadRecipient = "501 5.1.3 Bad recipient address syntax";
+inline constexpr std::string_view kBadSizeSyntax = "501 5.5.4 Bad message size syntax";
+inline constexpr std::string_view kBadBodySyntax = "501 5.5.4 Bad BODY keyword value";
+inline constexpr std::string_view kNestedMail = "503 5.5.1 Error: nested MAIL command";
+inline constexpr std::string_view kNeedMail = "503 5.5.1 Error: need MAIL command";
+inline constexpr std::string_view kNeedRcpt = "503 5.5.1 Error: need RCPT command";
+inline constexpr std::string_view kNoValidRecipients = "554 5.5.1 Error: no valid recipients";
+inline constexpr std::string_view kTooManyRecipients = "452 4.5.3 Error: too many recipients";
+inline constexpr std::string_view kSizeExceedsLimit = "552 5.3.4 Message size exceeds fixed limit";
+inline constexpr std::string_view kMessageTooBig = "552 5.3.4 Error: message file too big";
+inline constexpr std::string_view kQueueWriteError = "451 4.3.0 Error: queue file write error";
+inline constexpr std::string_view kNonSmtpCommand =
+    "221 2.7.0 Error: I can break rules, too. Goodbye.";
+
+std::string queued_as(std::string_view queue_id);  // 250 2.0.0 Ok: queued as <ID>
+std::string greeting(std::string_view host, std::string_view banner);  // 220 <host> <banner>
+std::string helo_ok(std::string_view host);                            // 250 <host>
+std::string vrfy_cannot_verify(std::string_view argument);             // 252 2.0.0 <argument>
+std::string unsupported_option(std::string_view keyword);  // 555 5.5.4 Unsupported option
+std::string relay_denied(std::string_view recipient);      // 554 5.7.1 <r>: Relay ...
+std::string user_unknown(std::string_view recipient);      // 550 5.1.1 <r>: Recipient ...
+std::string command_too_long(std::string_view host);       // 500 5.5.2 <host> Error: ...
+std::string too_many_errors(std::string_view host);        // 421 4.7.0 <host> Error: ...
+std::string timeout_exceeded(std::string_view host);       // 421 4.4.2 <host> Error: ...
+std::string shutting_down(std::string_view host);          // 421 4.3.2 <host> Service ...
+std::string too_many_connections(std::string_view host);   // 421 4.7.0 <host> Error: ...
+std::string too_many_connections_from(std::string_view host, std::string_view ip);
+
+}  // namespace labmta::protocol::replies

@@ -1,0 +1,105 @@
+// The SMTP server session as a pure state machine: start() emits the greeting, on_line() takes
+// one framed line at a time, and the replies go to an outbox that the I/O layer drains.
+// No sockets, files, clocks, logging or globals here: the spool and the account check are
+// injected, so every behaviour is testable line by line.
+#pragma once
+
+#include "common/envelope.h"
+#include "common/line_framer.h"
+#include "server/protocol/data_reader.h"
+#include "server/protocol/session_types.h"
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace labmta::protocol {
+
+class Session {
+public:
+    Session(const SessionPolicy& policy, ClientInfo client, MessageSink& sink);
+
+    // Emits the 220 greeting.
+    void start();
+
+    // One line from the framer (commands, or message text during DATA).
+    void on_line(const common::Line& line);
+    // A whole line that ended in CRLF: the common case, and handy in tests.
+    void on_line(std::string_view text) { on_line(common::Line{text, common::LineEnding::Crlf}); }
+
+    // The client was idle for longer than the timeout: 421 4.4.2, then close.
+    void on_timeout();
+    // The server is stopping: 421 4.3.2, then close (not called while in DATA).
+    void on_shutdown();
+
+    // Bytes to send: the replies produced so far. take_output() empties it.
+    const std::string& output() const { return output_; }
+    std::string take_output() { return std::exchange(output_, {}); }
+    // Events for the log, in order. take_events() empties the list.
+    std::vector<SessionEvent> take_events() { return std::exchange(events_, {}); }
+
+    // After the output is written, the connection must be closed (221 or 421 sent).
+    bool close_after_flush() const { return state_ == State::Closing; }
+    bool is_in_data() const { return state_ == State::Data; }
+
+    // Postfix's disconnect summary: "ehlo=1 mail=1 rcpt=1/2 data=1 quit=1 commands=5".
+    std::string command_summary() const;
+
+private:
+    enum class State { Greeting, Ready, Data, Closing };
+
+    struct Transaction {
+        std::string sender;
+        std::vector<std::string> recipients;
+        std::size_t rcpt_attempts = 0;
+    };
+
+    friend struct CommandTable;  // the verb handlers live in commands.cpp
+
+    void handle_command(std::string_view line);
+    void handle_data_line(const common::Line& line);
+    void finish_data();
+
+    void handle_helo(std::string_view arg);
+    void handle_ehlo(std::string_view arg);
+    void handle_mail(std::string_view arg);
+    void handle_rcpt(std::string_view arg);
+    void handle_data(std::string_view arg);
+    void handle_rset(std::string_view arg);
+    void handle_noop(std::string_view arg);
+    void handle_quit(std::string_view arg);
+    void handle_vrfy(std::string_view arg);
+    void handle_help(std::string_view arg);
+    void handle_non_smtp(std::string_view arg);
+
+    // Decides whether a recipient may be accepted; returns the error reply, or "" for ok.
+    std::string check_recipient(std::string_view address) const;
+    std::string qualify(std::string_view address) const;
+
+    void reply(std::string_view line);
+    void reply_error(std::string_view line);
+    void reject(std::string_view stage, std::string_view line, std::string_view recipient);
+    void count(std::string_view verb, bool ok);
+    void close_with(std::string_view line);
+
+    const SessionPolicy& policy_;
+    ClientInfo client_;
+    MessageSink& sink_;
+
+    State state_ = State::Greeting;
+    std::string helo_;    // empty until HELO/EHLO
+    bool esmtp_ = false;  // EHLO was used
+    std::optional<Transaction> transaction_;
+    std::optional<DataReader> data_;
+    bool discarding_long_command_ = false;
+    unsigned error_count_ = 0;
+
+    std::vector<CommandCount> counts_;
+    std::string output_;
+    std::vector<SessionEvent> events_;
+};
+
+}  // namespace labmta::protocol

@@ -1,0 +1,73 @@
+// The values a Session is built from and the events it reports. Plain data, no behaviour,
+// except the two injected interfaces that adapters implement (spool, accounts).
+#pragma once
+
+#include "common/envelope.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace labmta::protocol {
+
+// What the session needs to know of the configuration.
+struct SessionPolicy {
+    std::string hostname;
+    std::string banner;
+    std::size_t max_message_bytes = 10240000;
+    std::size_t max_recipients = 1000;
+    unsigned max_errors = 20;
+    std::vector<std::string> local_domains;  // lower-cased
+    bool any_local_recipient = true;         // false: only local_users have mailboxes
+    std::vector<std::string> local_users;    // lower-cased
+};
+
+struct ClientInfo {
+    std::string host = "unknown";  // reverse-resolved name, "unknown" when none
+    std::string ip;
+    bool may_relay = false;  // inside relay.networks
+};
+
+struct QueueResult {
+    bool ok = false;
+    std::string queue_id;
+    std::string message_id;
+};
+
+// Where accepted messages go: the spool, in the server; a fake in tests. commit() returns
+// only once the message is durable (or has failed): the 250 depends on it.
+class MessageSink {
+public:
+    virtual ~MessageSink() = default;
+    virtual QueueResult commit(const common::Envelope& envelope, std::string message) = 0;
+};
+
+struct SessionEvent {
+    enum class Kind {
+        Rejected,     // NOQUEUE reject: a recipient or sender refused by policy
+        Queued,       // a message was committed: queue_id, message_id, sender, size, nrcpt
+        QueueFailed,  // the sink failed: 451 was sent
+        TooManyErrors,
+        Timeout,
+    };
+    Kind kind = Kind::Rejected;
+    std::string queue_id;
+    std::string message_id;
+    std::string reply;  // Rejected: the reply line sent
+    std::string stage;  // Rejected: "RCPT", "MAIL"
+    std::string sender;
+    std::string recipient;
+    std::string helo;
+    std::string protocol;
+    std::size_t size = 0;
+    std::size_t nrcpt = 0;
+};
+
+struct CommandCount {
+    std::string verb;  // lower-case, e.g. "rcpt"
+    unsigned ok = 0;
+    unsigned total = 0;
+};
+
+}  // namespace labmta::protocol

@@ -1,0 +1,225 @@
+// The durable queue: crash-safe commit (tmp file, fsync, rename, directory fsync), listing,
+// loading, in-place "done" marks and removal. Blocking POSIX I/O; errors are returned as
+// std::error_code (only the constructor throws, at startup). An ID is validated before it
+// becomes part of a path.
+#include "spool/spool.h"
+
+#include "common/startup_error.h"
+#include "spool/file_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+
+namespace labmta::spool {
+
+namespace {
+
+constexpr unsigned kDirMode = 0700;
+constexpr unsigned kFileMode = 0600;
+// IDs collide only by rare accident; a generator that keeps colliding is broken.
+constexpr int kMaxCommitAttempts = 100;
+
+std::error_code invalid_id_error() {
+    return std::make_error_code(std::errc::invalid_argument);
+}
+
+// Makes dir (mkdir -p) and checks that we can create files in it.
+void prepare_dir(const std::string& dir) {
+    if (const std::error_code error = make_dirs(dir, kDirMode)) {
+        throw StartupError("spool directory " + dir + ": " + error.message());
+    }
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        throw StartupError("spool directory " + dir
+                           + " is not writable: " + last_errno_error().message());
+    }
+}
+
+std::string parent_of(const std::string& path) {
+    return path.substr(0, path.rfind('/'));
+}
+
+bool path_exists(const std::string& path) {
+    struct stat info {};
+    return ::lstat(path.c_str(), &info) == 0;
+}
+
+// Writes text into the already created tmp file, fsyncs and closes it.
+std::error_code write_tmp_file(UniqueFd fd, std::string_view text) {
+    if (const std::error_code error = write_all(fd.get(), text)) {
+        return error;
+    }
+    if (::fsync(fd.get()) != 0) {
+        return last_errno_error();
+    }
+    return fd.close();
+}
+
+// Writes the claimed tmp file, renames it to final_path and makes the rename durable. On any
+// failure neither tmp_path nor final_path is left behind.
+std::error_code publish(UniqueFd fd,
+                        std::string_view text,
+                        const std::string& tmp_path,
+                        const std::string& final_path) {
+    std::error_code error = write_tmp_file(std::move(fd), text);
+    if (!error && ::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+        error = last_errno_error();
+    }
+    if (error) {
+        ::unlink(tmp_path.c_str());
+        return error;
+    }
+    if (error = fsync_dir(parent_of(final_path)); error) {
+        // Not known to be durable, and the client will be told 4xx and send again: take it back.
+        ::unlink(final_path.c_str());
+        return error;
+    }
+    return {};
+}
+
+// IDs of the same length sort by time; a longer ID is a later one.
+bool queue_id_less(const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+}
+
+}  // namespace
+
+Spool::Spool(std::string root) : root_(std::move(root)) {
+    if (root_.empty()) {
+        throw StartupError("spool directory is not set");
+    }
+    prepare_dir(root_);
+    prepare_dir(root_ + "/tmp");
+    prepare_dir(root_ + "/incoming");
+    prepare_dir(mailboxes_dir());
+}
+
+CommitResult Spool::commit(QueueFile file, common::QueueIdGenerator& ids) {
+    // build runs once, so the file can be moved out.
+    return commit(ids, [&file](const std::string&) { return std::move(file); });
+}
+
+CommitResult Spool::commit(common::QueueIdGenerator& ids,
+                           const std::function<QueueFile(const std::string& queue_id)>& build) {
+    for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
+        std::string id = ids.next();
+        if (!common::is_valid_queue_id(id)) {
+            return {{}, invalid_id_error()};
+        }
+        const std::string tmp_path = root_ + "/tmp/" + id;
+        std::error_code error;
+        UniqueFd fd = open_file(tmp_path, O_WRONLY | O_CREAT | O_EXCL, kFileMode, error);
+        if (error == std::errc::file_exists) {
+            continue;  // another writer holds this ID right now
+        }
+        if (error) {
+            return {{}, error};
+        }
+        // Checked after taking tmp/<ID>, so a writer that already renamed its file is seen.
+        if (path_exists(queue_path(id))) {
+            fd = UniqueFd();
+            ::unlink(tmp_path.c_str());
+            continue;
+        }
+        std::string text;
+        try {
+            QueueFile file = build(id);
+            file.queue_id = id;
+            text = serialize_queue_file(file);
+        } catch (...) {
+            ::unlink(tmp_path.c_str());  // whatever build throws, no tmp file is left behind
+            throw;
+        }
+        error = publish(std::move(fd), text, tmp_path, queue_path(id));
+        if (error) {
+            return {{}, error};
+        }
+        return {std::move(id), {}};
+    }
+    return {{}, std::make_error_code(std::errc::file_exists)};
+}
+
+std::vector<std::string> Spool::list_queue() const {
+    std::vector<std::string> ids;
+    const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir((root_ + "/incoming").c_str()),
+                                                  &::closedir);
+    if (!dir) {
+        return ids;
+    }
+    while (const dirent* entry = ::readdir(dir.get())) {
+        const std::string_view name = entry->d_name;
+        if (common::is_valid_queue_id(name) && entry->d_type != DT_DIR) {
+            ids.emplace_back(name);
+        }
+    }
+    std::sort(ids.begin(), ids.end(), queue_id_less);
+    return ids;
+}
+
+std::optional<QueueFile> Spool::load(std::string_view queue_id, std::error_code& error) const {
+    if (!common::is_valid_queue_id(queue_id)) {
+        error = invalid_id_error();
+        return std::nullopt;
+    }
+    std::string text;
+    error = read_file(queue_path(queue_id), text);
+    if (error) {
+        return std::nullopt;
+    }
+    auto file = parse_queue_file(text);
+    // A file whose content names another ID was not written by commit() for this name.
+    if (!file || file->queue_id != queue_id) {
+        error = std::make_error_code(std::errc::bad_message);
+        return std::nullopt;
+    }
+    return file;
+}
+
+std::error_code Spool::mark_delivered(std::string_view queue_id, std::size_t recipient_index) {
+    if (!common::is_valid_queue_id(queue_id)) {
+        return invalid_id_error();
+    }
+    std::error_code error;
+    UniqueFd fd = open_file(queue_path(queue_id), O_RDWR, 0, error);
+    if (error) {
+        return error;
+    }
+    // The envelope header is enough: no need to read a large message once per recipient.
+    std::string text;
+    if (error = read_until(fd.get(), "\n\n", text); error) {
+        return error;
+    }
+    const auto offset = recipient_status_offset(text, recipient_index);
+    if (!offset) {
+        return std::make_error_code(std::errc::invalid_argument);
+    }
+    // One small write in place: the rest of the file, the message included, is never rewritten.
+    if (error = pwrite_all(fd.get(), "done", static_cast<long long>(*offset)); error) {
+        return error;
+    }
+    if (::fsync(fd.get()) != 0) {
+        return last_errno_error();
+    }
+    return fd.close();
+}
+
+std::error_code Spool::remove(std::string_view queue_id) {
+    if (!common::is_valid_queue_id(queue_id)) {
+        return invalid_id_error();
+    }
+    if (::unlink(queue_path(queue_id).c_str()) != 0) {
+        return last_errno_error();
+    }
+    return fsync_dir(root_ + "/incoming");
+}
+
+std::string Spool::queue_path(std::string_view queue_id) const {
+    return root_ + "/incoming/" + std::string(queue_id);
+}
+
+}  // namespace labmta::spool

@@ -1,0 +1,163 @@
+// End-to-end test harness (see harness.h).
+#include "tests/e2e/harness.h"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <exception>
+#include <iostream>
+
+namespace labmta::test {
+
+std::string lab_config_path() {
+    return std::string(LABMTA_SOURCE_DIR) + "/config/labmta.yaml";
+}
+
+std::string fixture_path(std::string_view name) {
+    return std::string(LABMTA_FIXTURES_DIR) + "/" + std::string(name);
+}
+
+std::string make_config_yaml(const std::vector<std::pair<std::string, std::string>>& limits,
+                             std::string_view local_recipients) {
+    std::string yaml =
+        "hostname: profbox.domain.local\n"
+        "banner: ESMTP labmta\n"
+        "listen:\n"
+        "  - \"127.0.0.1:0\"\n"
+        "local_domains:\n"
+        "  - domain.local\n"
+        "local_recipients: "
+        + std::string(local_recipients)
+        + "\n"
+          "users:\n"
+          "  - name: student\n"
+          "    password: \"hessovs!\"\n";
+    if (!limits.empty()) {
+        yaml += "limits:\n";
+        for (const auto& [key, value] : limits) {
+            yaml += "  " + key + ": " + value + "\n";
+        }
+    }
+    return yaml;
+}
+
+TestServer::TestServer(TestServerOptions options) {
+    spool_ = options.spool_dir.empty() ? dir_ / "spool" : options.spool_dir;
+    ServeOptions serve;
+    serve.binary = LABMTA_BINARY;
+    serve.spool_dir = spool_;
+    serve.work_dir = dir_.path();
+    if (options.config_yaml.empty()) {
+        serve.config_path = lab_config_path();
+    } else {
+        serve.config_path = dir_ / "labmta.yaml";
+        write_text_file(serve.config_path, options.config_yaml);
+    }
+    process_ = std::make_unique<ServerProcess>(serve);
+}
+
+TestServer::~TestServer() {
+    if (std::uncaught_exceptions() > 0 && process_) {
+        std::cerr << "---- labmta log (last lines) ----\n"
+                  << process_->log_tail() << "---- end of labmta log ----\n";
+    }
+}
+
+std::string TestServer::maildir_new(std::string_view user, std::string_view domain) const {
+    return spool_ + "/mailboxes/" + std::string(domain) + "/" + std::string(user) + "/new";
+}
+
+std::string unique_marker() {
+    static std::atomic<unsigned> counter{0};
+    return "marker-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+std::string expect_reply(SmtpClient& client,
+                         std::string_view line,
+                         std::string_view expected_prefix) {
+    const std::string reply = client.ask(line);
+    if (!reply.starts_with(expected_prefix)) {
+        throw SmtpClientError("\"" + std::string(line).substr(0, 80) + "\" got \"" + reply
+                              + "\", expected \"" + std::string(expected_prefix) + "...\"");
+    }
+    return reply;
+}
+
+std::string send_message(SmtpClient& client,
+                         std::string_view from,
+                         const std::vector<std::string>& recipients,
+                         std::string_view message) {
+    expect_reply(client, "MAIL FROM:<" + std::string(from) + ">", "250 2.1.0 Ok");
+    for (const std::string& recipient : recipients) {
+        expect_reply(client, "RCPT TO:<" + recipient + ">", "250 2.1.5 Ok");
+    }
+    expect_reply(client, "DATA", "354 ");
+    std::string data;
+    std::size_t start = 0;
+    while (start < message.size()) {
+        std::size_t end = message.find('\n', start);
+        end = end == std::string_view::npos ? message.size() : end;
+        const std::string_view line = message.substr(start, end - start);
+        data += line.starts_with('.') ? "." : "";  // RFC 5321 4.5.2 dot-stuffing
+        data += line;
+        data += "\r\n";
+        start = end + 1;
+    }
+    client.send(data);
+    const std::string reply = expect_reply(client, ".", "250 2.0.0 Ok: queued as ");
+    return queue_id_of(reply);
+}
+
+std::string queue_id_of(std::string_view reply) {
+    constexpr std::string_view kQueued = "250 2.0.0 Ok: queued as ";
+    return reply.starts_with(kQueued) ? std::string(reply.substr(kQueued.size())) : "";
+}
+
+std::string wait_for_delivery(const std::string& dir,
+                              std::string_view marker,
+                              std::chrono::milliseconds timeout) {
+    std::string found;
+    wait_until(
+        [&] {
+            for (const std::string& name : list_files(dir)) {
+                std::string content;
+                try {
+                    content = read_text_file(dir + "/" + name);
+                } catch (const std::exception&) {
+                    continue;  // renamed away meanwhile (a reader moved it to cur/)
+                }
+                if (content.find(marker) != std::string::npos) {
+                    found = std::move(content);
+                    return true;
+                }
+            }
+            return false;
+        },
+        timeout);
+    return found;
+}
+
+bool wait_for_file_count(const std::string& dir,
+                         std::size_t count,
+                         std::chrono::milliseconds timeout) {
+    return wait_until([&] { return list_files(dir).size() == count; }, timeout);
+}
+
+void check_fresh_message_delivered(TestServer& server) {
+    SmtpClient client = server.connect();
+    REQUIRE(client.read_greeting() == kGreeting);
+    REQUIRE(client.ask("EHLO fresh.example").starts_with("250-profbox.domain.local\n"));
+    const std::string marker = unique_marker();
+    const std::string queue_id = send_message(client,
+                                              "fresh@domain.local",
+                                              {"student@domain.local"},
+                                              "Subject: fresh " + marker + "\n\n" + marker);
+    CHECK(client.ask("QUIT") == "221 2.0.0 Bye");
+    const std::string delivered = wait_for_delivery(server.maildir_new("student"), marker);
+    INFO("fresh message " << queue_id << " with " << marker);
+    CHECK_FALSE(delivered.empty());
+}
+
+}  // namespace labmta::test

@@ -1,0 +1,100 @@
+// Shared pieces of the end-to-end tests: a labmta server on a free port with a private spool,
+// configs written for one test, whole SMTP transactions, and bounded waits for delivered mail.
+// Helpers throw std::runtime_error (never Catch macros) so that client threads may use them;
+// check_fresh_message_delivered() is the one exception and runs on the test's thread.
+#pragma once
+
+#include "tests/support/files.h"
+#include "tests/support/process.h"
+#include "tests/support/smtp_client.h"
+#include "tests/support/temp_dir.h"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace labmta::test {
+
+inline constexpr std::string_view kHost = "profbox.domain.local";
+inline constexpr std::string_view kGreeting = "220 profbox.domain.local ESMTP labmta";
+inline constexpr std::chrono::milliseconds kDeliveryWait{10000};
+
+std::string lab_config_path();                    // config/labmta.yaml in the source tree
+std::string fixture_path(std::string_view name);  // tests/fixtures/<name>
+
+// A config like the lab one (profbox.domain.local, domain.local, user student), with the given
+// local_recipients policy and limits ({"timeout", "1"}, ...).
+std::string make_config_yaml(const std::vector<std::pair<std::string, std::string>>& limits = {},
+                             std::string_view local_recipients = "any");
+
+struct TestServerOptions {
+    std::string config_yaml;  // empty: the lab config file config/labmta.yaml
+    std::string spool_dir;    // empty: a fresh spool in the server's temp directory
+};
+
+// `labmta serve --listen 127.0.0.1:0 --spool ... --ready-file ...`, stopped with SIGKILL at the
+// end of the test unless the test stopped it. Prints the server's log tail to stderr when the
+// test ends with an exception (a failed REQUIRE), to show what the server saw.
+class TestServer {
+public:
+    TestServer() : TestServer(TestServerOptions{}) {}
+    explicit TestServer(TestServerOptions options);
+    ~TestServer();
+    TestServer(const TestServer&) = delete;
+    TestServer& operator=(const TestServer&) = delete;
+
+    std::uint16_t port() const { return process_->port(); }
+    SmtpClient connect() const { return SmtpClient(port()); }
+    ServerProcess& process() { return *process_; }
+    std::string stop() { return process_->stop(); }
+
+    const std::string& spool() const { return spool_; }
+    std::string incoming_dir() const { return spool_ + "/incoming"; }
+    // <spool>/mailboxes/<domain>/<user>/new
+    std::string maildir_new(std::string_view user, std::string_view domain = "domain.local") const;
+
+private:
+    TempDir dir_;
+    std::string spool_;
+    std::unique_ptr<ServerProcess> process_;
+};
+
+// "marker-<pid>-<n>": a string that appears in exactly one test message.
+std::string unique_marker();
+
+// Sends line and returns the reply; throws SmtpClientError unless the reply starts with
+// expected_prefix.
+std::string expect_reply(SmtpClient& client,
+                         std::string_view line,
+                         std::string_view expected_prefix);
+
+// MAIL, RCPT (each), DATA, the message (lines separated by "\n"; CRLF and dot-stuffing are
+// added here), "." — in an open session after HELO/EHLO. Returns the queue ID.
+std::string send_message(SmtpClient& client,
+                         std::string_view from,
+                         const std::vector<std::string>& recipients,
+                         std::string_view message);
+
+// The queue ID of "250 2.0.0 Ok: queued as <ID>", or "" for any other reply.
+std::string queue_id_of(std::string_view reply);
+
+// Waits (bounded) for a file in dir whose content contains marker; returns its content, or ""
+// when none appeared in time.
+std::string wait_for_delivery(const std::string& dir,
+                              std::string_view marker,
+                              std::chrono::milliseconds timeout = kDeliveryWait);
+
+// Waits (bounded) until dir holds exactly count regular files.
+bool wait_for_file_count(const std::string& dir,
+                         std::size_t count,
+                         std::chrono::milliseconds timeout = kDeliveryWait);
+
+// Every abuse test ends with this: a new connection sends a normal message to student, and it
+// lands in the Maildir. Uses Catch assertions.
+void check_fresh_message_delivered(TestServer& server);
+
+}  // namespace labmta::test

@@ -1,0 +1,154 @@
+// The command line and the process's life: several listeners and the ready file, SIGTERM and
+// SIGINT with and without clients, a config that fails at start, check-config, --version and
+// --help.
+#include "tests/e2e/harness.h"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <filesystem>
+
+namespace labmta::test {
+namespace {
+
+CommandResult run_labmta(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{LABMTA_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+}
+
+bool names_line(const std::string& output, int line) {
+    const std::string number = std::to_string(line);
+    return output.find(":" + number + ":") != std::string::npos
+           || output.find("line " + number) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("e2e: every --listen gets a line in the ready file and accepts clients", "[e2e]") {
+    TempDir dir;
+    ServeOptions options;
+    options.binary = LABMTA_BINARY;
+    options.config_path = lab_config_path();
+    options.spool_dir = dir / "spool";
+    options.work_dir = dir.path();
+    options.listen = {"127.0.0.1:0", "127.0.0.1:0"};
+    ServerProcess server(options);
+    REQUIRE(server.listeners().size() == 2);
+    for (const std::string& listener : server.listeners()) {
+        INFO(listener);
+        REQUIRE(listener.starts_with("127.0.0.1:"));
+        const auto port = static_cast<std::uint16_t>(std::stoul(listener.substr(10)));
+        SmtpClient client(port);
+        CHECK(client.read_greeting() == kGreeting);
+        CHECK(client.ask("QUIT") == "221 2.0.0 Bye");
+    }
+    CHECK(server.listeners()[0] != server.listeners()[1]);
+    CHECK(server.stop() == kCleanExit);
+}
+
+TEST_CASE("e2e: SIGTERM with no clients exits 0", "[e2e]") {
+    TestServer server;
+    CHECK(server.stop() == kCleanExit);
+}
+
+TEST_CASE("e2e: SIGTERM answers an idle session 421 4.3.2 and exits 0", "[e2e]") {
+    TestServer server;
+    SmtpClient client = server.connect();
+    REQUIRE(client.read_greeting() == kGreeting);
+    REQUIRE(client.ask("EHLO idle.example").starts_with("250-"));
+    server.process().send_signal(SIGTERM);
+    CHECK(SmtpClient::join(client.read_reply())
+          == "421 4.3.2 profbox.domain.local Service shutting down");
+    CHECK(client.read_until_closed().empty());
+    CHECK(server.process().wait_for_exit() == kCleanExit);
+}
+
+TEST_CASE("e2e: SIGINT stops the server like SIGTERM", "[e2e]") {
+    TestServer server;
+    SmtpClient client = server.connect();
+    REQUIRE(client.read_greeting() == kGreeting);
+    server.process().send_signal(SIGINT);
+    CHECK(SmtpClient::join(client.read_reply())
+          == "421 4.3.2 profbox.domain.local Service shutting down");
+    CHECK(server.process().wait_for_exit() == kCleanExit);
+}
+
+TEST_CASE("e2e: serve with a bad config exits non-zero and writes no ready file", "[e2e]") {
+    TempDir dir;
+    write_text_file(dir / "bad.yaml", "hostname: profbox.domain.local\nlimits:\n  nope: 1\n");
+    const CommandResult result = run_labmta({"serve",
+                                             "--config",
+                                             dir / "bad.yaml",
+                                             "--listen",
+                                             "127.0.0.1:0",
+                                             "--spool",
+                                             dir / "spool",
+                                             "--ready-file",
+                                             dir / "ready"});
+    INFO(result.output);
+    CHECK(result.exit_code != 0);
+    CHECK(result.output.find("nope") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir / "ready"));
+}
+
+TEST_CASE("e2e: check-config prints the lab config and hides passwords", "[e2e]") {
+    const CommandResult result = run_labmta({"check-config", "--config", lab_config_path()});
+    INFO(result.output);
+    CHECK(result.exit_code == 0);
+    CHECK(result.output.find("hostname: profbox.domain.local") != std::string::npos);
+    CHECK(result.output.find("domain.local") != std::string::npos);
+    CHECK(result.output.find("student") != std::string::npos);
+    CHECK(result.output.find("hessovs!") == std::string::npos);
+}
+
+TEST_CASE("e2e: check-config names the key and line of a bad value and exits 1", "[e2e]") {
+    TempDir dir;
+    write_text_file(dir / "bad.yaml",
+                    "hostname: profbox.domain.local\n"
+                    "local_domains: [domain.local]\n"
+                    "limits:\n"
+                    "  timeout: 30\n"
+                    "  message_size: ten\n");
+    const CommandResult result = run_labmta({"check-config", "--config", dir / "bad.yaml"});
+    INFO(result.output);
+    CHECK(result.exit_code == 1);
+    CHECK(result.output.find("message_size") != std::string::npos);
+    CHECK(names_line(result.output, 5));
+}
+
+TEST_CASE("e2e: check-config names an unknown key and its line and exits 1", "[e2e]") {
+    TempDir dir;
+    write_text_file(dir / "typo.yaml",
+                    "hostname: profbox.domain.local\n"
+                    "hostnme: typo.example\n");
+    const CommandResult result = run_labmta({"check-config", "--config", dir / "typo.yaml"});
+    INFO(result.output);
+    CHECK(result.exit_code == 1);
+    CHECK(result.output.find("hostnme") != std::string::npos);
+    CHECK(names_line(result.output, 2));
+}
+
+TEST_CASE("e2e: check-config on a missing file exits 1", "[e2e]") {
+    const CommandResult result =
+        run_labmta({"check-config", "--config", "/nonexistent/labmta/labmta.yaml"});
+    INFO(result.output);
+    CHECK(result.exit_code == 1);
+    CHECK_FALSE(result.output.empty());
+}
+
+TEST_CASE("e2e: --version prints the version and --help the commands", "[e2e]") {
+    const CommandResult version = run_labmta({"--version"});
+    INFO(version.output);
+    CHECK(version.exit_code == 0);
+    CHECK(version.output.find(LABMTA_VERSION) != std::string::npos);
+
+    const CommandResult help = run_labmta({"--help"});
+    INFO(help.output);
+    CHECK(help.exit_code == 0);
+    CHECK(help.output.find("serve") != std::string::npos);
+    CHECK(help.output.find("check-config") != std::string::npos);
+}
+
+}  // namespace labmta::test

@@ -1,0 +1,335 @@
+// Local delivery into Maildir on a real temp spool: file contents, one copy per recipient,
+// remote recipients left pending, unsafe addresses never reaching the file system, retries
+// after an I/O failure, and no second delivery after success.
+#include "spool/local_delivery.h"
+
+#include "common/address.h"
+#include "common/ids.h"
+#include "spool/spool.h"
+#include "tests/support/fakes.h"
+#include "tests/support/temp_dir.h"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using labmta::spool::deliver_local;
+using labmta::spool::DeliveryStatus;
+using labmta::spool::QueueFile;
+using labmta::spool::Spool;
+using labmta::test::FakeClock;
+using labmta::test::FixedRandom;
+using labmta::test::TempDir;
+
+constexpr std::int64_t kArrivalUs = 1795876331000000;
+constexpr std::int64_t kNowUs = 1795876332500000;
+const std::vector<std::string> kLocalDomains = {"domain.local"};
+const std::string kMessage = "Received: x\nSUBJECT: Test msg\n\nHello,\n";
+
+std::vector<std::string> names_in(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// Every path under dir, relative to it, sorted.
+std::vector<std::string> tree_of(const std::string& dir) {
+    std::vector<std::string> paths;
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        paths.push_back(fs::relative(entry.path(), dir).string());
+    }
+    std::sort(paths.begin(), paths.end());
+    return paths;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+struct Fixture {
+    TempDir temp;
+    std::string root = temp / "spool";
+    Spool spool{root};
+    FakeClock clock{kArrivalUs};
+    FixedRandom random{3};
+    labmta::common::QueueIdGenerator ids{clock, random};
+
+    std::string queue(std::vector<std::string> recipients,
+                      std::string sender = "joiakim@domain.local") {
+        QueueFile file;
+        file.arrival_us = kArrivalUs;
+        file.envelope.sender = std::move(sender);
+        file.envelope.recipients = std::move(recipients);
+        file.envelope.helo = "Joiakim";
+        file.envelope.protocol = "SMTP";
+        file.envelope.client_host = "unknown";
+        file.envelope.client_ip = "127.0.0.1";
+        file.delivered.assign(file.envelope.recipients.size(), false);
+        file.message = kMessage;
+        const auto result = spool.commit(file, ids);
+        REQUIRE_FALSE(result.error);
+        return result.queue_id;
+    }
+
+    labmta::spool::LocalDeliveryReport deliver(const std::string& id) {
+        return deliver_local(spool, id, kLocalDomains, "profbox.domain.local", kNowUs);
+    }
+
+    std::string maildir(const std::string& folder) const {
+        return spool.mailboxes_dir() + "/" + folder;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("local_delivery: maildir_unique_name has the documented shape", "[local_delivery]") {
+    CHECK(labmta::spool::maildir_unique_name(1795876332000042, 4242, 7, "profbox.domain.local")
+          == "1795876332.M42P4242Q7.profbox.domain.local");
+    CHECK(labmta::spool::maildir_unique_name(1000000, 1, 0, "a/b:c") == "1.M0P1Q0.a\\057b\\072c");
+    CHECK(labmta::spool::maildir_unique_name(1, 1, 0, "h")
+          != labmta::spool::maildir_unique_name(1, 1, 1, "h"));
+}
+
+TEST_CASE("local_delivery: the lab message lands in new/ with Return-Path and Delivered-To",
+          "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"student@domain.local"});
+    const auto report = f.deliver(id);
+    CHECK_FALSE(report.load_error);
+    CHECK(report.arrival_us == kArrivalUs);
+    CHECK(report.sender == "joiakim@domain.local");
+    REQUIRE(report.results.size() == 1);
+    CHECK(report.results[0].recipient == "student@domain.local");
+    CHECK(report.results[0].status == DeliveryStatus::Sent);
+    CHECK(report.results[0].dsn == "2.0.0");
+    CHECK(report.results[0].detail == "delivered to maildir");
+    CHECK(report.removed);
+    CHECK(f.spool.list_queue().empty());
+
+    const std::string maildir = f.maildir("domain.local/student");
+    CHECK(names_in(maildir) == std::vector<std::string>{"cur", "new", "tmp"});
+    CHECK(names_in(maildir + "/tmp").empty());
+    CHECK(names_in(maildir + "/cur").empty());
+    const auto files = names_in(maildir + "/new");
+    REQUIRE(files.size() == 1);
+    CHECK(files[0].starts_with("1795876332.M500000P"));
+    CHECK(files[0].ends_with(".profbox.domain.local"));
+    CHECK(read_text(maildir + "/new/" + files[0])
+          == "Return-Path: <joiakim@domain.local>\nDelivered-To: student@domain.local\n"
+                 + kMessage);
+    CHECK((fs::status(maildir).permissions() & fs::perms::all) == fs::perms::owner_all);
+}
+
+TEST_CASE("local_delivery: domains and mailboxes are matched case-insensitively",
+          "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"Student@DOMAIN.Local"}, "");
+    const auto report = deliver_local(f.spool, id, {"Domain.LOCAL"}, "h", kNowUs);
+    REQUIRE(report.results.size() == 1);
+    CHECK(report.results[0].status == DeliveryStatus::Sent);
+    const auto files = names_in(f.maildir("domain.local/student/new"));
+    REQUIRE(files.size() == 1);
+    CHECK(read_text(f.maildir("domain.local/student/new/") + files[0])
+          == "Return-Path: <>\nDelivered-To: student@domain.local\n" + kMessage);
+}
+
+TEST_CASE("local_delivery: control bytes in the sender cannot add a header line",
+          "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"student@domain.local"}, "a@b.c\rX-Evil:\t1");
+    REQUIRE(f.deliver(id).removed);
+    const auto files = names_in(f.maildir("domain.local/student/new"));
+    REQUIRE(files.size() == 1);
+    CHECK(read_text(f.maildir("domain.local/student/new/") + files[0])
+          == "Return-Path: <a@b.c?X-Evil:?1>\nDelivered-To: student@domain.local\n" + kMessage);
+}
+
+TEST_CASE("local_delivery: two recipients get two files and the queue file goes",
+          "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"student@domain.local", "prof@domain.local"});
+    const auto report = f.deliver(id);
+    REQUIRE(report.results.size() == 2);
+    CHECK(report.results[0].status == DeliveryStatus::Sent);
+    CHECK(report.results[1].status == DeliveryStatus::Sent);
+    CHECK(report.removed);
+    CHECK(names_in(f.root + "/incoming").empty());
+    CHECK(names_in(f.maildir("domain.local/student/new")).size() == 1);
+    const auto prof = names_in(f.maildir("domain.local/prof/new"));
+    REQUIRE(prof.size() == 1);
+    CHECK(
+        read_text(f.maildir("domain.local/prof/new/") + prof[0])
+            .starts_with("Return-Path: <joiakim@domain.local>\nDelivered-To: prof@domain.local\n"));
+}
+
+TEST_CASE("local_delivery: the same mailbox twice gets two distinct files", "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"student@domain.local", "STUDENT@domain.local"});
+    const auto report = f.deliver(id);
+    CHECK(report.removed);
+    CHECK(names_in(f.maildir("domain.local/student/new")).size() == 2);
+}
+
+TEST_CASE("local_delivery: a remote recipient stays pending in the queue", "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"someone@gmail.com", "student@domain.local"});
+    const auto report = f.deliver(id);
+    REQUIRE(report.results.size() == 1);
+    CHECK(report.results[0].recipient == "student@domain.local");
+    CHECK(report.results[0].status == DeliveryStatus::Sent);
+    CHECK_FALSE(report.removed);
+    CHECK(f.spool.list_queue() == std::vector<std::string>{id});
+    CHECK(names_in(f.maildir("domain.local/student/new")).size() == 1);
+    CHECK(names_in(f.spool.mailboxes_dir()) == std::vector<std::string>{"domain.local"});
+
+    std::error_code error;
+    const auto file = f.spool.load(id, error);
+    REQUIRE(file);
+    CHECK(file->delivered == std::vector<bool>{false, true});
+
+    // A second run delivers nothing more and keeps the remote recipient pending.
+    const auto again = f.deliver(id);
+    CHECK(again.results.empty());
+    CHECK_FALSE(again.removed);
+    CHECK(names_in(f.maildir("domain.local/student/new")).size() == 1);
+    CHECK(f.spool.list_queue() == std::vector<std::string>{id});
+}
+
+TEST_CASE("local_delivery: running again after success does not deliver twice",
+          "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"student@domain.local"});
+    REQUIRE(f.deliver(id).removed);
+    const auto again = f.deliver(id);
+    CHECK(again.load_error == std::errc::no_such_file_or_directory);
+    CHECK(again.results.empty());
+    CHECK(names_in(f.maildir("domain.local/student/new")).size() == 1);
+}
+
+TEST_CASE("local_delivery: a recipient already marked done is not delivered again",
+          "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"student@domain.local", "prof@domain.local"});
+    REQUIRE_FALSE(f.spool.mark_delivered(id, 0));
+    const auto report = f.deliver(id);
+    REQUIRE(report.results.size() == 1);
+    CHECK(report.results[0].recipient == "prof@domain.local");
+    CHECK(report.removed);
+    CHECK_FALSE(fs::exists(f.maildir("domain.local/student")));
+}
+
+TEST_CASE("local_delivery: unsafe addresses bounce and create nothing", "[local_delivery]") {
+    Fixture f;
+    // "../x" and ".hidden" fail address parsing; "a/b" parses ("/" is atext) but cannot be
+    // a single folder name, so mailbox_folder refuses it.
+    const auto slashed = labmta::common::parse_mailbox("a/b@domain.local");
+    REQUIRE(slashed);
+    CHECK_FALSE(labmta::common::mailbox_folder(*slashed));
+
+    const std::vector<std::string> bad = {"../x@domain.local",
+                                          ".hidden@domain.local",
+                                          "a/b@domain.local",
+                                          "../../../tmp/evil@domain.local"};
+    const std::string id = f.queue(bad);
+    const auto before = tree_of(f.temp.path());
+    const auto report = f.deliver(id);
+    REQUIRE(report.results.size() == bad.size());
+    for (std::size_t i = 0; i < bad.size(); ++i) {
+        INFO(bad[i]);
+        CHECK(report.results[i].recipient == bad[i]);
+        CHECK(report.results[i].status == DeliveryStatus::Bounced);
+        CHECK(report.results[i].dsn == "5.1.3");
+        CHECK(report.results[i].detail == "bad address syntax");
+    }
+    CHECK(report.removed);
+    std::vector<std::string> expected = before;
+    std::erase(expected, "spool/incoming/" + id);
+    CHECK(tree_of(f.temp.path()) == expected);
+    CHECK(names_in(f.spool.mailboxes_dir()).empty());
+    CHECK_FALSE(fs::exists(f.temp / "x"));
+    CHECK_FALSE(fs::exists("/tmp/evil"));
+}
+
+TEST_CASE("local_delivery: an I/O failure defers the recipient for a later retry",
+          "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"student@domain.local"});
+    // Root may write anywhere, so block the path instead: the domain folder is a file.
+    std::ofstream(f.maildir("domain.local")) << "in the way";
+    const auto report = f.deliver(id);
+    REQUIRE(report.results.size() == 1);
+    CHECK(report.results[0].status == DeliveryStatus::Deferred);
+    CHECK(report.results[0].dsn == "4.3.0");
+    CHECK(report.results[0].detail == std::make_error_code(std::errc::not_a_directory).message());
+    CHECK_FALSE(report.removed);
+    std::error_code error;
+    const auto file = f.spool.load(id, error);
+    REQUIRE(file);
+    CHECK(file->delivered == std::vector<bool>{false});
+
+    fs::remove(f.maildir("domain.local"));
+    const auto retry = f.deliver(id);
+    REQUIRE(retry.results.size() == 1);
+    CHECK(retry.results[0].status == DeliveryStatus::Sent);
+    CHECK(retry.removed);
+    CHECK(names_in(f.maildir("domain.local/student/new")).size() == 1);
+}
+
+TEST_CASE("local_delivery: a failed rename into new/ leaves no partial copy", "[local_delivery]") {
+    Fixture f;
+    const std::string id = f.queue({"student@domain.local"});
+    const std::string maildir = f.maildir("domain.local/student");
+    const std::string shm_dir = "/dev/shm/labmta-maildir-test-" + std::to_string(::getpid());
+    struct stat spool_info {};
+    struct stat shm_info {};
+    if (::stat(f.root.c_str(), &spool_info) != 0 || ::stat("/dev/shm", &shm_info) != 0
+        || spool_info.st_dev == shm_info.st_dev) {
+        WARN("no second file system at /dev/shm, skipping");
+        return;
+    }
+    fs::create_directories(maildir + "/tmp");
+    fs::create_directories(maildir + "/cur");
+    fs::create_directory(shm_dir);
+    // new/ on another file system: tmp/ -> new/ cannot be a rename, so it must fail (EXDEV).
+    fs::create_directory_symlink(shm_dir, maildir + "/new");
+    const auto report = f.deliver(id);
+    std::error_code ignored;
+    fs::remove_all(shm_dir, ignored);
+    REQUIRE(report.results.size() == 1);
+    CHECK(report.results[0].status == DeliveryStatus::Deferred);
+    CHECK(report.results[0].dsn == "4.3.0");
+    CHECK(report.results[0].detail == std::make_error_code(std::errc::cross_device_link).message());
+    CHECK(names_in(maildir + "/tmp").empty());
+    CHECK(f.spool.list_queue() == std::vector<std::string>{id});
+    std::error_code error;
+    const auto file = f.spool.load(id, error);
+    REQUIRE(file);
+    CHECK(file->delivered == std::vector<bool>{false});
+}
+
+TEST_CASE("local_delivery: an unknown queue ID reports a load error", "[local_delivery]") {
+    Fixture f;
+    const auto missing = f.deliver("0193A5C2F10A");
+    CHECK(missing.load_error == std::errc::no_such_file_or_directory);
+    CHECK(missing.results.empty());
+    CHECK_FALSE(missing.removed);
+    const auto invalid = f.deliver("../incoming");
+    CHECK(invalid.load_error == std::errc::invalid_argument);
+}

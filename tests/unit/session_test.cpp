@@ -1,0 +1,456 @@
+// The SMTP session state machine, line by line: exact replies for every behaviour, and the
+// dialog fixtures in tests/fixtures replayed against it (the e2e tests replay them over TCP).
+#include "server/protocol/session.h"
+
+#include "tests/support/dialog.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+
+using labmta::common::Envelope;
+using labmta::common::Line;
+using labmta::common::LineEnding;
+using labmta::protocol::ClientInfo;
+using labmta::protocol::MessageSink;
+using labmta::protocol::QueueResult;
+using labmta::protocol::Session;
+using labmta::protocol::SessionEvent;
+using labmta::protocol::SessionPolicy;
+
+struct FakeSink final : MessageSink {
+    struct Commit {
+        Envelope envelope;
+        std::string message;
+    };
+    std::vector<Commit> commits;
+    bool fail = false;
+
+    QueueResult commit(const Envelope& envelope, std::string message) override {
+        if (fail) {
+            return {};
+        }
+        commits.push_back({envelope, std::move(message)});
+        return {true, "0123456789AB", "<id@profbox.domain.local>"};
+    }
+};
+
+SessionPolicy lab_policy() {
+    SessionPolicy policy;
+    policy.hostname = "profbox.domain.local";
+    policy.banner = "ESMTP labmta";
+    policy.local_domains = {"domain.local"};
+    policy.local_users = {"student"};
+    return policy;
+}
+
+// A session with the lab policy, started, its greeting already taken.
+struct Harness {
+    SessionPolicy policy = lab_policy();
+    FakeSink sink;
+    Session session;
+
+    explicit Harness(SessionPolicy p = lab_policy(), ClientInfo client = {"unknown", "127.0.0.1"})
+        : policy(std::move(p)), session(policy, std::move(client), sink) {
+        session.start();
+        session.take_output();
+    }
+
+    // Sends one CRLF line, returns the replies it produced.
+    std::string send(std::string_view line) {
+        session.on_line(line);
+        return session.take_output();
+    }
+
+    void begin_transaction() {
+        send("EHLO client.example");
+        REQUIRE(send("MAIL FROM:<joiakim@domain.local>") == "250 2.1.0 Ok\r\n");
+        REQUIRE(send("RCPT TO:<student@domain.local>") == "250 2.1.5 Ok\r\n");
+        REQUIRE(send("DATA") == "354 End data with <CR><LF>.<CR><LF>\r\n");
+    }
+};
+
+std::vector<std::string> split_reply_lines(const std::string& output) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < output.size()) {
+        const std::size_t end = output.find("\r\n", start);
+        REQUIRE(end != std::string::npos);
+        lines.push_back(output.substr(start, end - start));
+        start = end + 2;
+    }
+    return lines;
+}
+
+}  // namespace
+
+TEST_CASE("session: greeting is 220 host banner", "[session]") {
+    FakeSink sink;
+    const SessionPolicy policy = lab_policy();
+    Session session(policy, {}, sink);
+    session.start();
+    CHECK(session.take_output() == "220 profbox.domain.local ESMTP labmta\r\n");
+}
+
+TEST_CASE("session: HELO answers 250 with our host name", "[session]") {
+    Harness h;
+    CHECK(h.send("HELO Joiakim") == "250 profbox.domain.local\r\n");
+    CHECK(h.send("HELO") == "501 5.5.4 Syntax: HELO hostname\r\n");
+}
+
+TEST_CASE("session: EHLO lists the extensions in order", "[session]") {
+    Harness h;
+    CHECK(h.send("EHLO client.example")
+          == "250-profbox.domain.local\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n"
+             "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n");
+    CHECK(h.send("EHLO") == "501 5.5.4 Syntax: EHLO hostname\r\n");
+}
+
+TEST_CASE("session: verbs are case-insensitive", "[session]") {
+    Harness h;
+    CHECK(h.send("helo x") == "250 profbox.domain.local\r\n");
+    CHECK(h.send("mail from:<a@domain.local>") == "250 2.1.0 Ok\r\n");
+    CHECK(h.send("rCpT To:<student@domain.local>") == "250 2.1.5 Ok\r\n");
+    CHECK(h.send("quit") == "221 2.0.0 Bye\r\n");
+}
+
+TEST_CASE("session: MAIL FROM accepts a space after the colon and no brackets", "[session]") {
+    Harness h;
+    h.send("HELO Joiakim");
+    CHECK(h.send("MAIL FROM: joiakim@domain.local") == "250 2.1.0 Ok\r\n");
+    CHECK(h.send("RCPT TO: student@domain.local") == "250 2.1.5 Ok\r\n");
+}
+
+TEST_CASE("session: MAIL FROM null sender and parameters", "[session]") {
+    Harness h;
+    CHECK(h.send("MAIL FROM:<> SIZE=100 BODY=8BITMIME") == "250 2.1.0 Ok\r\n");
+    h.send("RSET");
+    CHECK(h.send("MAIL FROM:<a@domain.local> SIZE=10240001")
+          == "552 5.3.4 Message size exceeds fixed limit\r\n");
+    CHECK(h.send("MAIL FROM:<a@domain.local> SIZE=ten") == "501 5.5.4 Bad message size syntax\r\n");
+    CHECK(h.send("MAIL FROM:<a@domain.local> BODY=BINARYMIME")
+          == "501 5.5.4 Bad BODY keyword value\r\n");
+    CHECK(h.send("MAIL FROM:<a@domain.local> FOO=1") == "555 5.5.4 Unsupported option: FOO\r\n");
+}
+
+TEST_CASE("session: MAIL syntax errors", "[session]") {
+    Harness h;
+    CHECK(h.send("MAIL") == "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+    CHECK(h.send("MAIL FROM:") == "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+    CHECK(h.send("MAIL TO:<a@b.c>") == "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+    CHECK(h.send("MAIL FROM:<a b@c.d>") == "501 5.1.7 Bad sender address syntax\r\n");
+}
+
+TEST_CASE("session: nested MAIL is 503 5.5.1", "[session]") {
+    Harness h;
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("MAIL FROM:<b@domain.local>") == "503 5.5.1 Error: nested MAIL command\r\n");
+}
+
+TEST_CASE("session: RCPT before MAIL is 503 5.5.1", "[session]") {
+    Harness h;
+    CHECK(h.send("RCPT TO:<student@domain.local>") == "503 5.5.1 Error: need MAIL command\r\n");
+}
+
+TEST_CASE("session: RCPT syntax errors", "[session]") {
+    Harness h;
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("RCPT TO:") == "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+    CHECK(h.send("RCPT FROM:<x@domain.local>") == "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+    CHECK(h.send("RCPT TO:<>") == "501 5.1.3 Bad recipient address syntax\r\n");
+    CHECK(h.send("RCPT TO:<a..b@domain.local>") == "501 5.1.3 Bad recipient address syntax\r\n");
+    CHECK(h.send("RCPT TO:<student@domain.local> NOTIFY=NEVER")
+          == "555 5.5.4 Unsupported option: NOTIFY\r\n");
+}
+
+TEST_CASE("session: relay to an outside domain is denied", "[session]") {
+    Harness h;
+    h.send("EHLO client.example");
+    h.send("MAIL FROM:<joiakim@domain.local>");
+    CHECK(h.send("RCPT TO:<jowadev@gmail.com>")
+          == "554 5.7.1 <jowadev@gmail.com>: Relay access denied\r\n");
+    const std::vector<SessionEvent> events = h.session.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == SessionEvent::Kind::Rejected);
+    CHECK(events[0].stage == "RCPT");
+    CHECK(events[0].sender == "joiakim@domain.local");
+    CHECK(events[0].recipient == "jowadev@gmail.com");
+    CHECK(events[0].protocol == "ESMTP");
+    CHECK(events[0].helo == "client.example");
+}
+
+TEST_CASE("session: a client in relay networks may relay", "[session]") {
+    Harness h(lab_policy(), {"unknown", "127.0.0.1", true});
+    h.send("MAIL FROM:<joiakim@domain.local>");
+    CHECK(h.send("RCPT TO:<jowadev@gmail.com>") == "250 2.1.5 Ok\r\n");
+}
+
+TEST_CASE("session: local_recipients users rejects unknown local parts", "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.any_local_recipient = false;
+    Harness h(policy);
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("RCPT TO:<Student@Domain.Local>") == "250 2.1.5 Ok\r\n");
+    CHECK(h.send("RCPT TO:<nobody@domain.local>")
+          == "550 5.1.1 <nobody@domain.local>: Recipient address rejected: User unknown in local "
+             "recipient table\r\n");
+}
+
+TEST_CASE("session: an address without a domain gets the first local domain", "[session]") {
+    Harness h;
+    h.send("MAIL FROM: joiakim");
+    CHECK(h.send("RCPT TO: student") == "250 2.1.5 Ok\r\n");
+    h.send("DATA");
+    h.send(".");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].envelope.sender == "joiakim@domain.local");
+    CHECK(h.sink.commits[0].envelope.recipients
+          == std::vector<std::string>{"student@domain.local"});
+}
+
+TEST_CASE("session: too many recipients is 452 4.5.3", "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.max_recipients = 2;
+    Harness h(policy);
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("RCPT TO:<r1@domain.local>") == "250 2.1.5 Ok\r\n");
+    CHECK(h.send("RCPT TO:<r2@domain.local>") == "250 2.1.5 Ok\r\n");
+    CHECK(h.send("RCPT TO:<r3@domain.local>") == "452 4.5.3 Error: too many recipients\r\n");
+}
+
+TEST_CASE("session: a recipient given twice is kept once", "[session]") {
+    Harness h;
+    h.send("MAIL FROM:<a@domain.local>");
+    h.send("RCPT TO:<student@domain.local>");
+    CHECK(h.send("RCPT TO:<STUDENT@domain.local>") == "250 2.1.5 Ok\r\n");
+    h.send("DATA");
+    h.send(".");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].envelope.recipients.size() == 1);
+}
+
+TEST_CASE("session: DATA ordering errors", "[session]") {
+    Harness h;
+    CHECK(h.send("DATA") == "503 5.5.1 Error: need RCPT command\r\n");
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("DATA") == "503 5.5.1 Error: need RCPT command\r\n");
+    h.send("RCPT TO:<x@gmail.com>");
+    CHECK(h.send("DATA") == "554 5.5.1 Error: no valid recipients\r\n");
+    h.send("RCPT TO:<student@domain.local>");
+    CHECK(h.send("DATA x") == "501 5.5.4 Syntax: DATA\r\n");
+}
+
+TEST_CASE("session: a message is committed with its envelope and the 250 names its ID",
+          "[session]") {
+    Harness lab(lab_policy(), {"unknown", "192.0.2.7"});
+    lab.send("HELO Joiakim");
+    lab.send("MAIL FROM: joiakim@domain.local");
+    lab.send("RCPT TO: student@domain.local");
+    lab.send("DATA");
+    CHECK(lab.send("SUBJECT: Test msg").empty());
+    lab.send("");
+    lab.send("Hello,");
+    CHECK(lab.send(".") == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    REQUIRE(lab.sink.commits.size() == 1);
+    const auto& commit = lab.sink.commits[0];
+    CHECK(commit.message == "SUBJECT: Test msg\n\nHello,\n");
+    CHECK(commit.envelope.helo == "Joiakim");
+    CHECK(commit.envelope.protocol == "SMTP");
+    CHECK(commit.envelope.client_ip == "192.0.2.7");
+    const std::vector<SessionEvent> events = lab.session.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == SessionEvent::Kind::Queued);
+    CHECK(events[0].queue_id == "0123456789AB");
+    CHECK(events[0].nrcpt == 1);
+    CHECK(events[0].size == std::string("SUBJECT: Test msg\r\n\r\nHello,\r\n").size());
+}
+
+TEST_CASE("session: dot-stuffing is undone", "[session]") {
+    Harness h;
+    h.begin_transaction();
+    h.send("..leading dot");
+    h.send("...");
+    h.send("middle . dot");
+    h.send(".");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].message == ".leading dot\n..\nmiddle . dot\n");
+}
+
+TEST_CASE("session: only CRLF.CRLF ends DATA (smuggling forms are message text)", "[session]") {
+    Harness h;
+    h.begin_transaction();
+    // "\n.\n", "\n.\r\n" and "\r\n.\n" never end the message.
+    h.session.on_line(Line{"one", LineEnding::BareLf});
+    h.session.on_line(Line{".", LineEnding::BareLf});
+    h.session.on_line(Line{"MAIL FROM:<forged@domain.local>", LineEnding::BareLf});
+    h.session.on_line(Line{".", LineEnding::Crlf});
+    h.session.on_line(Line{"two", LineEnding::Crlf});
+    h.session.on_line(Line{".", LineEnding::BareLf});
+    // A "." right after a bare LF is not <CRLF>.<CRLF> either.
+    h.session.on_line(Line{".", LineEnding::Crlf});
+    CHECK(h.session.take_output().empty());
+    CHECK(h.sink.commits.empty());
+    h.session.on_line(Line{"three", LineEnding::Crlf});
+    h.session.on_line(Line{".", LineEnding::Crlf});
+    CHECK(h.session.take_output() == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].message
+          == "one\n\nMAIL FROM:<forged@domain.local>\n\ntwo\n\n\nthree\n");
+}
+
+TEST_CASE("session: a long DATA line in pieces is kept whole", "[session]") {
+    Harness h;
+    h.begin_transaction();
+    h.session.on_line(Line{"abc", LineEnding::Partial});
+    h.session.on_line(Line{".", LineEnding::Partial});  // not at line start: no unstuffing
+    h.session.on_line(Line{"def", LineEnding::Crlf});
+    h.send(".");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].message == "abc.def\n");
+}
+
+TEST_CASE("session: a message over the size limit is 552 after the end of data", "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.max_message_bytes = 20;
+    Harness h(policy);
+    h.begin_transaction();
+    CHECK(h.send("0123456789").empty());
+    CHECK(h.send("0123456789").empty());
+    CHECK(h.send("still reading").empty());
+    CHECK(h.send(".") == "552 5.3.4 Error: message file too big\r\n");
+    CHECK(h.sink.commits.empty());
+    // The session is usable afterwards.
+    CHECK(h.send("MAIL FROM:<a@domain.local>") == "250 2.1.0 Ok\r\n");
+}
+
+TEST_CASE("session: a failed commit is 451 4.3.0", "[session]") {
+    Harness h;
+    h.sink.fail = true;
+    h.begin_transaction();
+    CHECK(h.send(".") == "451 4.3.0 Error: queue file write error\r\n");
+    CHECK(h.send("MAIL FROM:<a@domain.local>") == "250 2.1.0 Ok\r\n");
+}
+
+TEST_CASE("session: RSET, NOOP, VRFY, HELP", "[session]") {
+    Harness h;
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("RSET") == "250 2.0.0 Ok\r\n");
+    CHECK(h.send("RCPT TO:<student@domain.local>") == "503 5.5.1 Error: need MAIL command\r\n");
+    CHECK(h.send("RSET now") == "501 5.5.4 Syntax: RSET\r\n");
+    CHECK(h.send("NOOP") == "250 2.0.0 Ok\r\n");
+    CHECK(h.send("VRFY student") == "252 2.0.0 student\r\n");
+    CHECK(h.send("VRFY") == "501 5.5.4 Syntax: VRFY address\r\n");
+    CHECK(h.send("HELP").rfind("214 2.0.0 Commands:", 0) == 0);
+}
+
+TEST_CASE("session: HELO resets the transaction", "[session]") {
+    Harness h;
+    h.send("MAIL FROM:<a@domain.local>");
+    h.send("HELO again");
+    CHECK(h.send("RCPT TO:<student@domain.local>") == "503 5.5.1 Error: need MAIL command\r\n");
+}
+
+TEST_CASE("session: unknown command and empty line", "[session]") {
+    Harness h;
+    CHECK(h.send("FOO bar") == "500 5.5.2 Error: command not recognized\r\n");
+    CHECK(h.send("") == "500 5.5.2 Error: bad syntax\r\n");
+}
+
+TEST_CASE("session: QUIT is 221 and closes", "[session]") {
+    Harness h;
+    CHECK(h.send("QUIT") == "221 2.0.0 Bye\r\n");
+    CHECK(h.session.close_after_flush());
+    CHECK(h.send("NOOP").empty());
+}
+
+TEST_CASE("session: web requests are told goodbye", "[session]") {
+    Harness h;
+    CHECK(h.send("GET / HTTP/1.1") == "221 2.7.0 Error: I can break rules, too. Goodbye.\r\n");
+    CHECK(h.session.close_after_flush());
+}
+
+TEST_CASE("session: a command longer than the line limit is 500 once", "[session]") {
+    Harness h;
+    h.session.on_line(Line{"MAIL FROM:<aaaa", LineEnding::Partial});
+    h.session.on_line(Line{"aaaa", LineEnding::Partial});
+    CHECK(h.session.take_output().empty());
+    h.session.on_line(Line{"a@domain.local>", LineEnding::Crlf});
+    CHECK(h.session.take_output() == "500 5.5.2 profbox.domain.local Error: command too long\r\n");
+    CHECK(h.send("NOOP") == "250 2.0.0 Ok\r\n");
+}
+
+TEST_CASE("session: a bare LF command line works", "[session]") {
+    Harness h;
+    h.session.on_line(Line{"HELO netcat", LineEnding::BareLf});
+    CHECK(h.session.take_output() == "250 profbox.domain.local\r\n");
+}
+
+TEST_CASE("session: the error limit ends the session with 421 4.7.0", "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.max_errors = 3;
+    Harness h(policy);
+    CHECK(h.send("FOO") == "500 5.5.2 Error: command not recognized\r\n");
+    CHECK(h.send("FOO") == "500 5.5.2 Error: command not recognized\r\n");
+    CHECK(h.send("FOO")
+          == "500 5.5.2 Error: command not recognized\r\n"
+             "421 4.7.0 profbox.domain.local Error: too many errors\r\n");
+    CHECK(h.session.close_after_flush());
+}
+
+TEST_CASE("session: timeout and shutdown are 421 and close", "[session]") {
+    Harness idle;
+    idle.session.on_timeout();
+    CHECK(idle.session.take_output()
+          == "421 4.4.2 profbox.domain.local Error: timeout exceeded\r\n");
+    CHECK(idle.session.close_after_flush());
+    Harness stopping;
+    stopping.session.on_shutdown();
+    CHECK(stopping.session.take_output()
+          == "421 4.3.2 profbox.domain.local Service shutting down\r\n");
+    CHECK(stopping.session.close_after_flush());
+}
+
+TEST_CASE("session: command summary counts like Postfix's disconnect line", "[session]") {
+    Harness h;
+    h.send("EHLO x");
+    h.send("MAIL FROM:<a@domain.local>");
+    h.send("RCPT TO:<student@domain.local>");
+    h.send("RCPT TO:<x@gmail.com>");
+    h.send("DATA");
+    h.send(".");
+    h.send("QUIT");
+    CHECK(h.session.command_summary() == "ehlo=1 mail=1 rcpt=1/2 data=1 quit=1 commands=5/6");
+}
+
+TEST_CASE("session: every dialog fixture replays against the session", "[session][fixtures]") {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> fixtures;
+    for (const auto& entry : fs::directory_iterator(LABMTA_FIXTURES_DIR)) {
+        if (entry.path().extension() == ".txt") {
+            fixtures.push_back(entry.path());
+        }
+    }
+    REQUIRE(!fixtures.empty());
+    for (const fs::path& path : fixtures) {
+        SECTION(path.filename().string()) {
+            FakeSink sink;
+            const SessionPolicy policy = lab_policy();
+            Session session(policy, {"unknown", "127.0.0.1"}, sink);
+            session.start();
+            const auto exchanges = labmta::test::group_exchanges(labmta::test::load_dialog(path));
+            for (const auto& exchange : exchanges) {
+                for (const auto& step : exchange.client_lines) {
+                    session.on_line(step.text);
+                }
+                const std::string mismatch = labmta::test::describe_reply_mismatch(
+                    exchange.expected_lines, split_reply_lines(session.take_output()));
+                INFO(path.filename().string() << ": " << mismatch);
+                CHECK(mismatch.empty());
+            }
+        }
+    }
+}
