@@ -2,6 +2,7 @@
 // the effective configuration. Startup errors are one log line and a non-zero exit.
 #include "common/startup_error.h"
 #include "config/config.h"
+#include "server/app/accounts.h"
 #include "server/app/logging.h"
 #include "server/app/wiring.h"
 #include "server/net/uv_error.h"
@@ -90,7 +91,8 @@ int serve(const ServeOptions& options) {
     net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock);
     app::SpoolSink sink(spool, queue, config.hostname, clock, random);
     const protocol::SessionPolicy policy = app::make_session_policy(config);
-    net::SmtpServer server(&loop, policy, app::make_server_limits(config), sink);
+    app::ConfigAuthenticator authenticator(config.users);
+    net::SmtpServer server(&loop, policy, app::make_server_limits(config), sink, authenticator);
 
     std::vector<net::Endpoint> endpoints;
     for (const config::ListenAddress& address : config.listen) {
@@ -160,10 +162,17 @@ int main(int argc, char** argv) {
         cli.add_subcommand("check-config", "Print the effective config, or its errors");
     check_cmd->add_option("--config", check_path, "YAML config file")->capture_default_str();
 
+    CLI::App* hash_cmd = cli.add_subcommand(
+        "hash-password",
+        "Read a password on stdin, print its yescrypt hash for users[].password_hash");
+
     CLI11_PARSE(cli, argc, argv);
 
     if (*check_cmd) {
         return check_config(check_path);
+    }
+    if (*hash_cmd) {
+        return app::run_hash_password(std::cin, std::cout, std::cerr);
     }
     try {
         return serve(serve_options);

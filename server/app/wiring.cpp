@@ -17,6 +17,7 @@ protocol::SessionPolicy make_session_policy(const config::Config& config) {
     policy.max_errors = config.limits.errors;
     policy.local_domains = config.local_domains;
     policy.any_local_recipient = config.local_recipients == config::LocalRecipients::Any;
+    policy.auth_enabled = !config.users.empty();
     for (const config::User& user : config.users) {
         policy.local_users.push_back(common::to_lower_ascii(user.name));
     }

@@ -63,7 +63,7 @@ void Connection::start() {
     spdlog::info("connect from {}", client_label_);
     protocol::ClientInfo client;
     client.ip = client_ip_;
-    session_.emplace(server_.policy(), std::move(client), server_.sink());
+    session_.emplace(server_.policy(), std::move(client), server_.sink(), server_.authenticator());
     session_->start();
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
@@ -227,7 +227,15 @@ void Connection::log_events() {
         using Kind = protocol::SessionEvent::Kind;
         switch (event.kind) {
             case Kind::Queued:
-                spdlog::info("{}: client={}", event.queue_id, client_label_);
+                if (event.sasl_username.empty()) {
+                    spdlog::info("{}: client={}", event.queue_id, client_label_);
+                } else {
+                    spdlog::info("{}: client={}, sasl_method={}, sasl_username={}",
+                                 event.queue_id,
+                                 client_label_,
+                                 event.sasl_method,
+                                 event.sasl_username);
+                }
                 spdlog::info("{}: message-id={}", event.queue_id, event.message_id);
                 spdlog::info("{}: from=<{}>, size={}, nrcpt={} (queue active)",
                              event.queue_id,
@@ -251,6 +259,18 @@ void Connection::log_events() {
                               client_label_,
                               event.sender,
                               event.nrcpt);
+                break;
+            case Kind::Authenticated:
+                spdlog::info("{}: sasl_method={}, sasl_username={}",
+                             client_label_,
+                             event.sasl_method,
+                             event.sasl_username);
+                break;
+            case Kind::AuthFailed:
+                spdlog::warn("warning: {}: SASL {} authentication failed: {}",
+                             client_label_,
+                             event.sasl_method,
+                             event.reply);
                 break;
             case Kind::TooManyErrors:
                 spdlog::warn("too many errors from {}", client_label_);

@@ -12,8 +12,9 @@ namespace labmta::net {
 SmtpServer::SmtpServer(uv_loop_t* loop,
                        const protocol::SessionPolicy& policy,
                        ServerLimits limits,
-                       protocol::MessageSink& sink)
-    : loop_(loop), policy_(policy), limits_(limits), sink_(sink) {}
+                       protocol::MessageSink& sink,
+                       protocol::Authenticator& authenticator)
+    : loop_(loop), policy_(policy), limits_(limits), sink_(sink), authenticator_(authenticator) {}
 
 SmtpServer::~SmtpServer() = default;
 

@@ -33,7 +33,8 @@ public:
     SmtpServer(uv_loop_t* loop,
                const protocol::SessionPolicy& policy,
                ServerLimits limits,
-               protocol::MessageSink& sink);
+               protocol::MessageSink& sink,
+               protocol::Authenticator& authenticator);
     ~SmtpServer();
     SmtpServer(const SmtpServer&) = delete;
     SmtpServer& operator=(const SmtpServer&) = delete;
@@ -55,6 +56,7 @@ public:
     const protocol::SessionPolicy& policy() const { return policy_; }
     const ServerLimits& limits() const { return limits_; }
     protocol::MessageSink& sink() const { return sink_; }
+    protocol::Authenticator& authenticator() const { return authenticator_; }
     bool is_stopping() const { return stopping_; }
 
     // One read buffer for all connections: libuv reads into it and we consume it before the
@@ -66,6 +68,7 @@ private:
     const protocol::SessionPolicy& policy_;
     ServerLimits limits_;
     protocol::MessageSink& sink_;
+    protocol::Authenticator& authenticator_;
     bool stopping_ = false;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<const Connection*, std::unique_ptr<Connection>> connections_;

@@ -9,9 +9,10 @@
 namespace labmta::protocol {
 
 const CommandTable::Command* CommandTable::find(std::string_view verb) {
-    static const std::array<Command, 13> kCommands{{
+    static const std::array<Command, 14> kCommands{{
         {"HELO", &Session::handle_helo},
         {"EHLO", &Session::handle_ehlo},
+        {"AUTH", &Session::handle_auth},
         {"MAIL", &Session::handle_mail},
         {"RCPT", &Session::handle_rcpt},
         {"DATA", &Session::handle_data},

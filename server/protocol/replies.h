@@ -13,7 +13,7 @@ inline constexpr std::string_view kRcptOk = "250 2.1.5 Ok";
 inline constexpr std::string_view kStartData = "354 End data with <CR><LF>.<CR><LF>";
 inline constexpr std::string_view kBye = "221 2.0.0 Bye";
 inline constexpr std::string_view kHelp =
-    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP";
+    "214 2.0.0 Commands: HELO EHLO AUTH MAIL RCPT DATA RSET NOOP QUIT VRFY HELP";
 
 inline constexpr std::string_view kNotRecognized = "500 5.5.2 Error: command not recognized";
 inline constexpr std::string_view kBadSyntax = "500 5.5.2 Error: bad syntax";
@@ -37,6 +37,25 @@ inline constexpr std::string_view kTooManyRecipients = "452 4.5.3 Error: too man
 inline constexpr std::string_view kSizeExceedsLimit = "552 5.3.4 Message size exceeds fixed limit";
 inline constexpr std::string_view kMessageTooBig = "552 5.3.4 Error: message file too big";
 inline constexpr std::string_view kQueueWriteError = "451 4.3.0 Error: queue file write error";
+inline constexpr std::string_view kAuthOk = "235 2.7.0 Authentication successful";
+inline constexpr std::string_view kAuthFailed =
+    "535 5.7.8 Error: authentication failed: authentication failure";
+inline constexpr std::string_view kAuthAborted = "501 5.7.0 Authentication aborted";
+inline constexpr std::string_view kAuthBadInitialBase64 =
+    "501 5.5.2 Invalid base64 data in initial response";
+inline constexpr std::string_view kAuthBadContinuedBase64 =
+    "501 5.5.2 Invalid base64 data in continued response";
+inline constexpr std::string_view kAuthUnsupported =
+    "504 5.5.4 Unsupported authentication mechanism";
+inline constexpr std::string_view kAuthAlready = "503 5.5.1 Error: already authenticated";
+inline constexpr std::string_view kAuthInTransaction =
+    "503 5.5.1 Error: MAIL transaction in progress";
+inline constexpr std::string_view kAuthNeedHelo = "503 5.5.1 Error: send HELO/EHLO first";
+inline constexpr std::string_view kAuthNotEnabled = "503 5.5.1 Error: authentication not enabled";
+inline constexpr std::string_view kAuthSyntax = "501 5.5.4 Syntax: AUTH mechanism";
+inline constexpr std::string_view kAuthUsernamePrompt = "334 VXNlcm5hbWU6";  // "Username:"
+inline constexpr std::string_view kAuthPasswordPrompt = "334 UGFzc3dvcmQ6";  // "Password:"
+inline constexpr std::string_view kAuthPlainPrompt = "334 ";                 // empty challenge
 inline constexpr std::string_view kNonSmtpCommand =
     "221 2.7.0 Error: I can break rules, too. Goodbye.";
 

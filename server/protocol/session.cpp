@@ -40,8 +40,11 @@ bool contains_ascii_nocase(const std::vector<std::string>& list, std::string_vie
 
 }  // namespace
 
-Session::Session(const SessionPolicy& policy, ClientInfo client, MessageSink& sink)
-    : policy_(policy), client_(std::move(client)), sink_(sink) {}
+Session::Session(const SessionPolicy& policy,
+                 ClientInfo client,
+                 MessageSink& sink,
+                 Authenticator& authenticator)
+    : policy_(policy), client_(std::move(client)), sink_(sink), authenticator_(authenticator) {}
 
 void Session::start() {
     state_ = State::Ready;
@@ -55,6 +58,11 @@ void Session::on_line(const common::Line& line) {
             return;
         case State::Data:
             handle_data_line(line);
+            return;
+        case State::AuthUsername:
+        case State::AuthPassword:
+        case State::AuthPlain:
+            handle_auth_line(line);
             return;
         case State::Ready:
             break;
@@ -115,14 +123,17 @@ void Session::handle_ehlo(std::string_view arg) {
     esmtp_ = true;
     transaction_.reset();
     count("ehlo", true);
-    common::append_multiline_reply(output_,
-                                   "250",
-                                   {policy_.hostname,
-                                    "PIPELINING",
-                                    "SIZE " + std::to_string(policy_.max_message_bytes),
-                                    "VRFY",
-                                    "ENHANCEDSTATUSCODES",
-                                    "8BITMIME"});
+    std::vector<std::string> lines{policy_.hostname,
+                                   "PIPELINING",
+                                   "SIZE " + std::to_string(policy_.max_message_bytes),
+                                   "VRFY"};
+    if (policy_.auth_enabled) {
+        lines.push_back("AUTH PLAIN LOGIN");
+        lines.push_back("AUTH=PLAIN LOGIN");  // for clients written before RFC 4954
+    }
+    lines.push_back("ENHANCEDSTATUSCODES");
+    lines.push_back("8BITMIME");
+    common::append_multiline_reply(output_, "250", lines);
 }
 
 void Session::handle_mail(std::string_view arg) {
@@ -228,7 +239,8 @@ std::string Session::check_recipient(std::string_view address) const {
         return std::string(replies::kBadRecipient);
     }
     if (!contains_ascii_nocase(policy_.local_domains, mailbox->domain)) {
-        return client_.may_relay ? std::string{} : replies::relay_denied(address);
+        const bool may_relay = client_.may_relay || !auth_user_.empty();
+        return may_relay ? std::string{} : replies::relay_denied(address);
     }
     if (!common::mailbox_folder(*mailbox)) {
         return std::string(replies::kBadRecipient);
@@ -290,10 +302,10 @@ void Session::finish_data() {
     common::Envelope envelope{transaction.sender,
                               std::move(transaction.recipients),
                               helo_,
-                              esmtp_ ? "ESMTP" : "SMTP",
+                              protocol_name(),
                               client_.host,
                               client_.ip,
-                              ""};
+                              auth_user_};
     const QueueResult result = sink_.commit(envelope, std::move(message));
     SessionEvent event;
     event.sender = envelope.sender;
@@ -310,6 +322,8 @@ void Session::finish_data() {
     event.kind = SessionEvent::Kind::Queued;
     event.queue_id = result.queue_id;
     event.message_id = result.message_id;
+    event.sasl_method = auth_method_;
+    event.sasl_username = auth_user_;
     events_.push_back(std::move(event));
     reply(replies::queued_as(result.queue_id));
 }
@@ -371,6 +385,14 @@ void Session::on_shutdown() {
     }
 }
 
+// RFC 3848: "ESMTPA" once authenticated over EHLO.
+std::string Session::protocol_name() const {
+    if (!esmtp_) {
+        return "SMTP";
+    }
+    return auth_user_.empty() ? "ESMTP" : "ESMTPA";
+}
+
 void Session::reply(std::string_view line) {
     common::append_reply(output_, line);
 }
@@ -396,7 +418,7 @@ void Session::reject(std::string_view stage, std::string_view line, std::string_
     event.sender = transaction_ ? transaction_->sender : std::string{};
     event.recipient = recipient;
     event.helo = helo_;
-    event.protocol = esmtp_ ? "ESMTP" : "SMTP";
+    event.protocol = protocol_name();
     events_.push_back(std::move(event));
     reply_error(line);
 }

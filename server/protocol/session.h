@@ -20,7 +20,10 @@ namespace labmta::protocol {
 
 class Session {
 public:
-    Session(const SessionPolicy& policy, ClientInfo client, MessageSink& sink);
+    Session(const SessionPolicy& policy,
+            ClientInfo client,
+            MessageSink& sink,
+            Authenticator& authenticator);
 
     // Emits the 220 greeting.
     void start();
@@ -49,7 +52,9 @@ public:
     std::string command_summary() const;
 
 private:
-    enum class State { Greeting, Ready, Data, Closing };
+    // AuthUsername/AuthPassword: AUTH LOGIN's two prompts; AuthPlain: AUTH PLAIN without an
+    // initial response, waiting for it. Each is a state, never a nested read.
+    enum class State { Greeting, Ready, AuthUsername, AuthPassword, AuthPlain, Data, Closing };
 
     struct Transaction {
         std::string sender;
@@ -74,10 +79,19 @@ private:
     void handle_vrfy(std::string_view arg);
     void handle_help(std::string_view arg);
     void handle_non_smtp(std::string_view arg);
+    void handle_auth(std::string_view arg);
+
+    // AUTH (session_auth.cpp)
+    void handle_auth_line(const common::Line& line);
+    void start_auth_login(std::string_view initial_response);
+    void start_auth_plain(std::string_view initial_response);
+    void finish_auth(std::string_view method, std::string_view user, std::string_view password);
+    void fail_auth(std::string_view line);
 
     // Decides whether a recipient may be accepted; returns the error reply, or "" for ok.
     std::string check_recipient(std::string_view address) const;
     std::string qualify(std::string_view address) const;
+    std::string protocol_name() const;
 
     void reply(std::string_view line);
     void reply_error(std::string_view line);
@@ -88,13 +102,18 @@ private:
     const SessionPolicy& policy_;
     ClientInfo client_;
     MessageSink& sink_;
+    Authenticator& authenticator_;
 
     State state_ = State::Greeting;
-    std::string helo_;    // empty until HELO/EHLO
-    bool esmtp_ = false;  // EHLO was used
+    std::string helo_;             // empty until HELO/EHLO
+    bool esmtp_ = false;           // EHLO was used
+    std::string auth_user_;        // set once AUTH succeeded
+    std::string auth_method_;      // "LOGIN" / "PLAIN", during and after AUTH
+    std::string auth_login_user_;  // AUTH LOGIN: the user name, between the two prompts
     std::optional<Transaction> transaction_;
     std::optional<DataReader> data_;
     bool discarding_long_command_ = false;
+    bool auth_response_too_long_ = false;
     unsigned error_count_ = 0;
 
     std::vector<CommandCount> counts_;

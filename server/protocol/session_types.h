@@ -21,6 +21,7 @@ struct SessionPolicy {
     std::vector<std::string> local_domains;  // lower-cased
     bool any_local_recipient = true;         // false: only local_users have mailboxes
     std::vector<std::string> local_users;    // lower-cased
+    bool auth_enabled = false;               // accounts exist: advertise and accept AUTH
 };
 
 struct ClientInfo {
@@ -43,11 +44,21 @@ public:
     virtual QueueResult commit(const common::Envelope& envelope, std::string message) = 0;
 };
 
+// Checks AUTH credentials: the config's accounts, in the server; a fake in tests.
+class Authenticator {
+public:
+    virtual ~Authenticator() = default;
+    // True when user/password match an account. Must not log or keep the password.
+    virtual bool authenticate(std::string_view user, std::string_view password) = 0;
+};
+
 struct SessionEvent {
     enum class Kind {
-        Rejected,     // NOQUEUE reject: a recipient or sender refused by policy
-        Queued,       // a message was committed: queue_id, message_id, sender, size, nrcpt
-        QueueFailed,  // the sink failed: 451 was sent
+        Rejected,       // NOQUEUE reject: a recipient or sender refused by policy
+        Queued,         // a message was committed: queue_id, message_id, sender, size, nrcpt
+        QueueFailed,    // the sink failed: 451 was sent
+        Authenticated,  // sasl_method, sasl_username
+        AuthFailed,     // sasl_method, reply
         TooManyErrors,
         Timeout,
     };
@@ -62,6 +73,8 @@ struct SessionEvent {
     std::string protocol;
     std::size_t size = 0;
     std::size_t nrcpt = 0;
+    std::string sasl_method;    // "LOGIN", "PLAIN"
+    std::string sasl_username;  // Queued: the authenticated user, if any
 };
 
 struct CommandCount {

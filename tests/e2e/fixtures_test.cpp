@@ -18,6 +18,7 @@ const std::set<std::string>& replayed_fixtures() {
     static const std::set<std::string> names{
         "dot_stuffing.txt",
         "ehlo.txt",
+        "help.txt",
         "lab_local.txt",
         "lowercase_verbs.txt",
         "noop_rset.txt",
@@ -29,6 +30,23 @@ const std::set<std::string>& replayed_fixtures() {
         "vrfy.txt",
     };
     return names;
+}
+
+// Reads whole replies until there are as many lines as expected, stopping at the first line
+// that does not match, so a short or wrong reply fails at once with a clear message.
+std::vector<std::string> read_expected_lines(SmtpClient& client,
+                                             const std::vector<DialogStep>& expected) {
+    std::vector<std::string> received;
+    while (received.size() < expected.size()) {
+        for (const std::string& line : client.read_reply()) {
+            received.push_back(line);
+            const std::size_t index = received.size() - 1;
+            if (index >= expected.size() || !reply_line_matches(expected[index].text, line)) {
+                return received;
+            }
+        }
+    }
+    return received;
 }
 
 // Replays the fixture on a new connection and returns the queue IDs the server gave.
@@ -43,11 +61,7 @@ std::vector<std::string> replay_fixture(TestServer& server, std::string_view nam
             bytes += step.text + "\r\n";
         }
         client.send(bytes);
-        std::vector<std::string> received;
-        while (received.size() < exchange.expected_lines.size()) {
-            const auto reply = client.read_reply();
-            received.insert(received.end(), reply.begin(), reply.end());
-        }
+        const auto received = read_expected_lines(client, exchange.expected_lines);
         const std::string mismatch = describe_reply_mismatch(exchange.expected_lines, received);
         if (!mismatch.empty()) {
             FAIL(name << ": " << mismatch);
@@ -68,14 +82,30 @@ std::vector<std::string> replay_fixture(TestServer& server, std::string_view nam
 
 }  // namespace
 
+// Fixtures that must not be replayed against a server with the lab config, and why.
+const std::set<std::string>& fixtures_not_replayed_here() {
+    static const std::set<std::string> names{
+        // Relays to outside domains after AUTH: over a socket that would send mail off this
+        // machine. Its e2e replay needs a local fake relayhost (issue 3).
+        "lab_relay_auth.txt",
+    };
+    return names;
+}
+
 TEST_CASE("e2e: every fixture file is replayed by a test", "[e2e]") {
-    std::set<std::string> on_disk;
+    std::set<std::string> unreplayed;
     for (const auto& entry : std::filesystem::directory_iterator(LABMTA_FIXTURES_DIR)) {
-        if (entry.path().extension() == ".txt") {
-            on_disk.insert(entry.path().filename().string());
+        const std::string name = entry.path().filename().string();
+        if (entry.path().extension() == ".txt" && !replayed_fixtures().contains(name)
+            && !fixtures_not_replayed_here().contains(name)) {
+            unreplayed.insert(name);
         }
     }
-    CHECK(on_disk == replayed_fixtures());
+    INFO("add a TEST_CASE that replays each new fixture, and its name to replayed_fixtures()");
+    CHECK(unreplayed == std::set<std::string>{});
+    for (const std::string& name : replayed_fixtures()) {
+        CHECK(std::filesystem::exists(fixture_path(name)));
+    }
 }
 
 TEST_CASE("e2e: fixture lab_local.txt (the lab session) replays byte for byte", "[e2e]") {
@@ -86,6 +116,11 @@ TEST_CASE("e2e: fixture lab_local.txt (the lab session) replays byte for byte", 
 TEST_CASE("e2e: fixture ehlo.txt lists the extensions in order", "[e2e]") {
     TestServer server;
     replay_fixture(server, "ehlo.txt");
+}
+
+TEST_CASE("e2e: fixture help.txt answers 214 with the commands", "[e2e]") {
+    TestServer server;
+    replay_fixture(server, "help.txt");
 }
 
 TEST_CASE("e2e: fixture relay_denied.txt refuses a non-local recipient", "[e2e]") {

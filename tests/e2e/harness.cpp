@@ -10,6 +10,14 @@
 #include <iostream>
 
 namespace labmta::test {
+namespace {
+
+void print_log_tail(const ServerProcess& process) {
+    std::cerr << "---- labmta log (last lines) ----\n"
+              << process.log_tail() << "---- end of labmta log ----\n";
+}
+
+}  // namespace
 
 std::string lab_config_path() {
     return std::string(LABMTA_SOURCE_DIR) + "/config/labmta.yaml";
@@ -59,10 +67,20 @@ TestServer::TestServer(TestServerOptions options) {
 }
 
 TestServer::~TestServer() {
-    if (std::uncaught_exceptions() > 0 && process_) {
-        std::cerr << "---- labmta log (last lines) ----\n"
-                  << process_->log_tail() << "---- end of labmta log ----\n";
+    if (!process_) {
+        return;
     }
+    if (std::uncaught_exceptions() > 0) {
+        print_log_tail(*process_);
+        return;  // ~ServerProcess kills it
+    }
+    // Every test ends with a clean stop, so a crash during the test, or a crash or a leak
+    // (ASan) at exit, fails it.
+    const std::string how = process_->is_running() ? process_->stop() : process_->wait_for_exit();
+    if (how != kCleanExit) {
+        print_log_tail(*process_);
+    }
+    CHECK(how == kCleanExit);
 }
 
 std::string TestServer::maildir_new(std::string_view user, std::string_view domain) const {

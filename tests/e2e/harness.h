@@ -36,9 +36,10 @@ struct TestServerOptions {
     std::string spool_dir;    // empty: a fresh spool in the server's temp directory
 };
 
-// `labmta serve --listen 127.0.0.1:0 --spool ... --ready-file ...`, stopped with SIGKILL at the
-// end of the test unless the test stopped it. Prints the server's log tail to stderr when the
-// test ends with an exception (a failed REQUIRE), to show what the server saw.
+// `labmta serve --listen 127.0.0.1:0 --spool ... --ready-file ...`. At the end of a test that
+// did not stop it, it is stopped with SIGTERM and must exit 0 (a CHECK); when the test ends
+// with an exception (a failed REQUIRE) it is killed with SIGKILL instead, and its log tail is
+// printed to stderr to show what the server saw.
 class TestServer {
 public:
     TestServer() : TestServer(TestServerOptions{}) {}

@@ -143,6 +143,37 @@ TEST_CASE("e2e: recipients beyond limits.recipients get 452 4.5.3", "[e2e]") {
     check_fresh_message_delivered(server);
 }
 
+TEST_CASE("e2e: connections beyond connections_per_client get 421 and are closed", "[e2e]") {
+    TestServer server(TestServerOptions{
+        .config_yaml = config_with({{"connections_per_client", "2"}}), .spool_dir = ""});
+    std::vector<SmtpClient> clients;
+    for (int i = 0; i < 2; ++i) {
+        clients.push_back(server.connect());
+        REQUIRE(clients.back().read_greeting() == kGreeting);
+    }
+    {
+        SmtpClient third = server.connect();
+        const std::string reply = SmtpClient::join(third.read_reply());
+        CHECK(reply.starts_with("421 4."));
+        CHECK(third.read_until_closed().empty());
+    }
+    CHECK(clients[0].ask("QUIT") == "221 2.0.0 Bye");
+    CHECK(clients[0].read_until_closed().empty());
+    // A slot is free again once the server has seen the close.
+    const bool accepted = wait_until(
+        [&] {
+            try {
+                SmtpClient next = server.connect();
+                return next.read_greeting() == kGreeting;
+            } catch (const SmtpClientError&) {
+                return false;  // refused or closed while the old session was still counted
+            }
+        },
+        kDeliveryWait);
+    CHECK(accepted);
+    CHECK(clients[1].ask("NOOP") == "250 2.0.0 Ok");
+}
+
 TEST_CASE("e2e: binary garbage and NUL bytes get replies, not a crash", "[e2e]") {
     TestServer server;
     SmtpClient client = server.connect();

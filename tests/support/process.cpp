@@ -138,6 +138,7 @@ void ServerProcess::wait_until_ready(std::chrono::milliseconds timeout) {
             if (waitpid(pid_, &status, WNOHANG) == pid_) {
                 reaped_ = true;
                 exit_status = describe_wait_status(status);
+                exit_status_ = exit_status;
                 return true;
             }
             std::error_code error;
@@ -173,7 +174,11 @@ bool ServerProcess::is_running() {
         return false;
     }
     int status = 0;
-    return waitpid(pid_, &status, WNOHANG) == 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        reaped_ = true;
+        exit_status_ = describe_wait_status(status);
+    }
+    return !reaped_;
 }
 
 void ServerProcess::send_signal(int signal_number) {
@@ -184,12 +189,13 @@ void ServerProcess::send_signal(int signal_number) {
 
 std::string ServerProcess::wait_for_exit(std::chrono::milliseconds timeout) {
     if (reaped_) {
-        return "already reaped";
+        return exit_status_;
     }
     int status = 0;
     if (reap_within(pid_, timeout, &status)) {
         reaped_ = true;
-        return describe_wait_status(status);
+        exit_status_ = describe_wait_status(status);
+        return exit_status_;
     }
     kill_and_reap();
     return "still running after " + std::to_string(timeout.count()) + " ms";
@@ -208,6 +214,7 @@ void ServerProcess::kill_and_reap() {
     int status = 0;
     waitpid(pid_, &status, 0);
     reaped_ = true;
+    exit_status_ = describe_wait_status(status);
 }
 
 std::string ServerProcess::log() const {

@@ -57,8 +57,8 @@ public:
     bool is_running();
 
     void send_signal(int signal_number);
-    // Waits for the process to end; describe_wait_status() of how it ended, or "still running
-    // after N ms" (the process is then killed with SIGKILL and reaped).
+    // Waits for the process to end; describe_wait_status() of how it ended (also when it had
+    // already ended), or "still running after N ms" (then it is killed with SIGKILL and reaped).
     std::string wait_for_exit(std::chrono::milliseconds timeout = kDefaultWait);
     // SIGTERM, then wait_for_exit().
     std::string stop(std::chrono::milliseconds timeout = kDefaultWait);
@@ -76,6 +76,7 @@ private:
     std::string log_path_;
     pid_t pid_ = -1;
     bool reaped_ = false;
+    std::string exit_status_;  // describe_wait_status() once reaped
     std::uint16_t port_ = 0;
     std::vector<std::string> listeners_;
 };

@@ -39,12 +39,21 @@ struct FakeSink final : MessageSink {
     }
 };
 
+struct FakeAuthenticator final : labmta::protocol::Authenticator {
+    std::vector<std::string> seen_users;
+    bool authenticate(std::string_view user, std::string_view password) override {
+        seen_users.emplace_back(user);
+        return user == "student" && password == "hessovs!";
+    }
+};
+
 SessionPolicy lab_policy() {
     SessionPolicy policy;
     policy.hostname = "profbox.domain.local";
     policy.banner = "ESMTP labmta";
     policy.local_domains = {"domain.local"};
     policy.local_users = {"student"};
+    policy.auth_enabled = true;
     return policy;
 }
 
@@ -52,10 +61,11 @@ SessionPolicy lab_policy() {
 struct Harness {
     SessionPolicy policy = lab_policy();
     FakeSink sink;
+    FakeAuthenticator authenticator;
     Session session;
 
     explicit Harness(SessionPolicy p = lab_policy(), ClientInfo client = {"unknown", "127.0.0.1"})
-        : policy(std::move(p)), session(policy, std::move(client), sink) {
+        : policy(std::move(p)), session(policy, std::move(client), sink, authenticator) {
         session.start();
         session.take_output();
     }
@@ -90,8 +100,9 @@ std::vector<std::string> split_reply_lines(const std::string& output) {
 
 TEST_CASE("session: greeting is 220 host banner", "[session]") {
     FakeSink sink;
+    FakeAuthenticator authenticator;
     const SessionPolicy policy = lab_policy();
-    Session session(policy, {}, sink);
+    Session session(policy, {}, sink, authenticator);
     session.start();
     CHECK(session.take_output() == "220 profbox.domain.local ESMTP labmta\r\n");
 }
@@ -106,6 +117,7 @@ TEST_CASE("session: EHLO lists the extensions in order", "[session]") {
     Harness h;
     CHECK(h.send("EHLO client.example")
           == "250-profbox.domain.local\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n"
+             "250-AUTH PLAIN LOGIN\r\n250-AUTH=PLAIN LOGIN\r\n"
              "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n");
     CHECK(h.send("EHLO") == "501 5.5.4 Syntax: EHLO hostname\r\n");
 }
@@ -438,8 +450,9 @@ TEST_CASE("session: every dialog fixture replays against the session", "[session
     for (const fs::path& path : fixtures) {
         SECTION(path.filename().string()) {
             FakeSink sink;
+            FakeAuthenticator authenticator;
             const SessionPolicy policy = lab_policy();
-            Session session(policy, {"unknown", "127.0.0.1"}, sink);
+            Session session(policy, {"unknown", "127.0.0.1"}, sink, authenticator);
             session.start();
             const auto exchanges = labmta::test::group_exchanges(labmta::test::load_dialog(path));
             for (const auto& exchange : exchanges) {
@@ -453,4 +466,128 @@ TEST_CASE("session: every dialog fixture replays against the session", "[session
             }
         }
     }
+}
+
+TEST_CASE("session: AUTH LOGIN with the two prompts", "[session][auth]") {
+    Harness h;
+    h.send("HELO joiakim.dasek@domain.local");
+    CHECK(h.send("AUTH LOGIN") == "334 VXNlcm5hbWU6\r\n");
+    CHECK(h.send("c3R1ZGVudA==") == "334 UGFzc3dvcmQ6\r\n");
+    CHECK(h.send("aGVzc292cyE=") == "235 2.7.0 Authentication successful\r\n");
+    const std::vector<SessionEvent> events = h.session.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == SessionEvent::Kind::Authenticated);
+    CHECK(events[0].sasl_method == "LOGIN");
+    CHECK(events[0].sasl_username == "student");
+}
+
+TEST_CASE("session: AUTH LOGIN with an initial response", "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    CHECK(h.send("AUTH LOGIN c3R1ZGVudA==") == "334 UGFzc3dvcmQ6\r\n");
+    CHECK(h.send("aGVzc292cyE=") == "235 2.7.0 Authentication successful\r\n");
+}
+
+TEST_CASE("session: AUTH PLAIN with and without initial response", "[session][auth]") {
+    // base64("\0student\0hessovs!")
+    Harness with_initial;
+    with_initial.send("EHLO x");
+    CHECK(with_initial.send("AUTH PLAIN AHN0dWRlbnQAaGVzc292cyE=")
+          == "235 2.7.0 Authentication successful\r\n");
+    Harness without;
+    without.send("EHLO x");
+    CHECK(without.send("AUTH PLAIN") == "334 \r\n");
+    CHECK(without.send("AHN0dWRlbnQAaGVzc292cyE=") == "235 2.7.0 Authentication successful\r\n");
+    // An authorization identity equal to the user is fine: "student\0student\0hessovs!".
+    Harness authzid;
+    authzid.send("EHLO x");
+    CHECK(authzid.send("AUTH PLAIN c3R1ZGVudABzdHVkZW50AGhlc3NvdnMh")
+          == "235 2.7.0 Authentication successful\r\n");
+}
+
+TEST_CASE("session: AUTH with a wrong password is 535 5.7.8", "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    h.send("AUTH LOGIN");
+    h.send("c3R1ZGVudA==");
+    CHECK(h.send("d3Jvbmc=")
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n");
+    const std::vector<SessionEvent> events = h.session.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == SessionEvent::Kind::AuthFailed);
+    // Still unauthenticated: relaying is refused, and AUTH may be tried again.
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("RCPT TO:<jowadev@gmail.com>")
+          == "554 5.7.1 <jowadev@gmail.com>: Relay access denied\r\n");
+    h.send("RSET");
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAaGVzc292cyE=")
+          == "235 2.7.0 Authentication successful\r\n");
+}
+
+TEST_CASE("session: AUTH aborted with *", "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    h.send("AUTH LOGIN");
+    CHECK(h.send("*") == "501 5.7.0 Authentication aborted\r\n");
+    CHECK(h.send("NOOP") == "250 2.0.0 Ok\r\n");
+}
+
+TEST_CASE("session: AUTH with bad base64", "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    CHECK(h.send("AUTH LOGIN !!!") == "501 5.5.2 Invalid base64 data in initial response\r\n");
+    h.send("AUTH LOGIN");
+    CHECK(h.send("not base64!") == "501 5.5.2 Invalid base64 data in continued response\r\n");
+    CHECK(h.send("AUTH PLAIN %%%") == "501 5.5.2 Invalid base64 data in initial response\r\n");
+}
+
+TEST_CASE("session: AUTH ordering and mechanism errors", "[session][auth]") {
+    Harness h;
+    CHECK(h.send("AUTH LOGIN") == "503 5.5.1 Error: send HELO/EHLO first\r\n");
+    h.send("EHLO x");
+    CHECK(h.send("AUTH") == "501 5.5.4 Syntax: AUTH mechanism\r\n");
+    CHECK(h.send("AUTH CRAM-MD5") == "504 5.5.4 Unsupported authentication mechanism\r\n");
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("AUTH LOGIN") == "503 5.5.1 Error: MAIL transaction in progress\r\n");
+    h.send("RSET");
+    h.send("AUTH PLAIN AHN0dWRlbnQAaGVzc292cyE=");
+    CHECK(h.send("AUTH LOGIN") == "503 5.5.1 Error: already authenticated\r\n");
+}
+
+TEST_CASE("session: AUTH is refused when no accounts exist", "[session][auth]") {
+    SessionPolicy policy = lab_policy();
+    policy.auth_enabled = false;
+    Harness h(policy);
+    CHECK(h.send("EHLO x").find("AUTH") == std::string::npos);
+    CHECK(h.send("AUTH LOGIN") == "503 5.5.1 Error: authentication not enabled\r\n");
+}
+
+TEST_CASE("session: an authenticated client may relay, as ESMTPA with its user",
+          "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    h.send("AUTH PLAIN AHN0dWRlbnQAaGVzc292cyE=");
+    h.send("MAIL FROM: <dasek.joiakim@gmail.com>");
+    CHECK(h.send("RCPT TO: <jowadev@gmail.com>") == "250 2.1.5 Ok\r\n");
+    CHECK(h.send("RCPT TO: <david.backoffice@gmail.com>") == "250 2.1.5 Ok\r\n");
+    h.send("DATA");
+    h.send("Message-ID: <819ih78s78988752fZTGFU@domain.local>");
+    h.send("This is the body message !");
+    CHECK(h.send(".") == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].envelope.auth_user == "student");
+    CHECK(h.sink.commits[0].envelope.protocol == "ESMTPA");
+    CHECK(h.sink.commits[0].envelope.recipients.size() == 2);
+}
+
+TEST_CASE("session: an over-long AUTH response fails once", "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    h.send("AUTH LOGIN");
+    h.session.on_line(Line{"QUFB", LineEnding::Partial});
+    h.session.on_line(Line{"QUFB", LineEnding::Partial});
+    CHECK(h.session.take_output().empty());
+    h.session.on_line(Line{"QUFB", LineEnding::Crlf});
+    CHECK(h.session.take_output() == "501 5.5.2 Invalid base64 data in continued response\r\n");
+    CHECK(h.send("NOOP") == "250 2.0.0 Ok\r\n");
 }
