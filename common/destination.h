@@ -34,6 +34,8 @@ struct Hop {
 struct MxRecord {
     std::string host;  // "" or "." for the root (null MX)
     std::uint16_t preference = 0;
+
+    bool operator==(const MxRecord&) const = default;
 };
 
 // A destination that can never take mail: the recipients bounce with this status.

@@ -62,12 +62,6 @@ std::string read_file(const std::string& path) {
     }
 }
 
-std::string listen_text(const ListenAddress& address) {
-    const bool is_ipv6 = address.host.find(':') != std::string::npos;
-    const std::string host = is_ipv6 ? "[" + address.host + "]" : address.host;
-    return host + ":" + std::to_string(address.port);
-}
-
 void emit_list(YAML::Emitter& out, std::string_view key, const std::vector<std::string>& items) {
     out << YAML::Key << std::string(key) << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (const std::string& item : items) {
@@ -118,6 +112,12 @@ struct AddrInfoDeleter {
 
 }  // namespace
 
+std::string format_listen_address(const ListenAddress& address) {
+    const bool is_ipv6 = address.host.find(':') != std::string::npos;
+    const std::string host = is_ipv6 ? "[" + address.host + "]" : address.host;
+    return host + ":" + std::to_string(address.port);
+}
+
 Config load_config(const std::string& path) {
     return parse_config(read_file(path), path);
 }
@@ -125,7 +125,7 @@ Config load_config(const std::string& path) {
 std::string to_yaml(const Config& config) {
     std::vector<std::string> listen;
     for (const ListenAddress& address : config.listen) {
-        listen.push_back(listen_text(address));
+        listen.push_back(format_listen_address(address));
     }
     YAML::Emitter out;
     out << YAML::BeginMap;
@@ -142,6 +142,14 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "relayhost" << YAML::Value << config.relay.relayhost;
     out << YAML::EndMap;
     emit_limits(out, config.limits);
+    out << YAML::Key << "queue" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "retry" << YAML::Value << config.queue.retry_s;
+    out << YAML::Key << "max_retry" << YAML::Value << config.queue.max_retry_s;
+    out << YAML::Key << "lifetime" << YAML::Value << config.queue.lifetime_s;
+    out << YAML::EndMap;
+    out << YAML::Key << "dns" << YAML::Value << YAML::BeginMap;
+    emit_list(out, "servers", config.dns.servers);
+    out << YAML::EndMap;
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";
 }

@@ -3,13 +3,13 @@
 // that names the key and the line, so a typo never silently changes behaviour.
 #pragma once
 
+#include "common/startup_error.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "common/startup_error.h"
 
 namespace labmta::config {
 
@@ -36,19 +36,29 @@ enum class LocalRecipients {
     Users,  // only the configured users; others are rejected with 550 5.1.1
 };
 
-struct Limits {  // Postfix defaults
-    std::size_t message_size = 10240000;        // message_size_limit
-    std::size_t recipients = 1000;              // smtpd_recipient_limit
-    std::size_t line_length = 2048;             // line_length_limit
-    unsigned timeout_s = 300;                   // smtpd_timeout (YAML key "timeout")
-    unsigned errors = 20;                       // smtpd_hard_error_limit
-    unsigned connections = 1000;                // simultaneous sessions, all clients
-    unsigned connections_per_client = 50;       // smtpd_client_connection_count_limit
+struct Limits {                            // Postfix defaults
+    std::size_t message_size = 10240000;   // message_size_limit
+    std::size_t recipients = 1000;         // smtpd_recipient_limit
+    std::size_t line_length = 2048;        // line_length_limit
+    unsigned timeout_s = 300;              // smtpd_timeout (YAML key "timeout")
+    unsigned errors = 20;                  // smtpd_hard_error_limit
+    unsigned connections = 1000;           // simultaneous sessions, all clients
+    unsigned connections_per_client = 50;  // smtpd_client_connection_count_limit
 };
 
 struct Relay {
     std::vector<std::string> networks;  // CIDR, validated: "127.0.0.0/8", "::1/128"
     std::string relayhost;              // "[host]:port" or "host:port" or ""; used by relay
+};
+
+struct Queue {                     // retries of deferred mail, Postfix's backoff defaults rounded
+    unsigned retry_s = 300;        // minimal_backoff_time: first retry after this
+    unsigned max_retry_s = 3600;   // maximal_backoff_time: the doubling stops here
+    unsigned lifetime_s = 432000;  // maximal_queue_lifetime (5 days): then it bounces
+};
+
+struct Dns {
+    std::vector<std::string> servers;  // "127.0.0.1:53" list; empty: /etc/resolv.conf
 };
 
 struct Config {
@@ -61,6 +71,8 @@ struct Config {
     std::vector<User> users;
     Relay relay;
     Limits limits;
+    Queue queue;
+    Dns dns;
 };
 
 // source_name is used in error messages ("labmta.yaml:12: ...").
@@ -69,6 +81,9 @@ Config load_config(const std::string& path);
 
 // "127.0.0.1:2525" / "[::1]:25" -> ListenAddress; throws ConfigError naming `what`.
 ListenAddress parse_listen_address(std::string_view text, std::string_view what);
+
+// "127.0.0.1:2525", "[::1]:25": the form parse_listen_address reads.
+std::string format_listen_address(const ListenAddress& address);
 
 // The effective config as YAML, for `labmta check-config`; passwords are shown as "********".
 std::string to_yaml(const Config& config);

@@ -228,6 +228,34 @@ constexpr KeyHandler<Limits> kLimitKeys[] = {
     {"connections_per_client", apply_limit<&Limits::connections_per_client>},
 };
 
+template <auto Member>
+void apply_seconds(const Field& field, Queue& queue) {
+    queue.*Member = static_cast<unsigned>(
+        parse_count(field.scalar(), 1, std::numeric_limits<unsigned>::max(), field.what()));
+}
+
+constexpr KeyHandler<Queue> kQueueKeys[] = {
+    {"retry", apply_seconds<&Queue::retry_s>},
+    {"max_retry", apply_seconds<&Queue::max_retry_s>},
+    {"lifetime", apply_seconds<&Queue::lifetime_s>},
+};
+
+// DNS servers are numeric ADDR:PORT like listen addresses; kept in their text form.
+void apply_dns_servers(const Field& field, Dns& dns) {
+    dns.servers.clear();
+    for (const Field& item : field.items()) {
+        const ListenAddress server = parse_listen_address(item.scalar(), item.what());
+        if (server.port == 0) {
+            item.fail("port 0 is not a DNS server port");
+        }
+        dns.servers.push_back(format_listen_address(server));
+    }
+}
+
+constexpr KeyHandler<Dns> kDnsKeys[] = {
+    {"servers", apply_dns_servers},
+};
+
 void apply_banner(const Field& field, Config& config) {
     config.banner = field.scalar();
     // The banner goes into the 220 line as is: a CR or LF would break the reply.
@@ -250,6 +278,8 @@ constexpr KeyHandler<Config> kTopKeys[] = {
     {"users", apply_users},
     {"relay", [](const Field& f, Config& c) { apply_map<Relay>(f, kRelayKeys, c.relay); }},
     {"limits", [](const Field& f, Config& c) { apply_map<Limits>(f, kLimitKeys, c.limits); }},
+    {"queue", [](const Field& f, Config& c) { apply_map<Queue>(f, kQueueKeys, c.queue); }},
+    {"dns", [](const Field& f, Config& c) { apply_map<Dns>(f, kDnsKeys, c.dns); }},
 };
 
 // The one document in `yaml`, or a null node when there is none (empty or only comments).

@@ -94,11 +94,7 @@ int serve(const ServeOptions& options) {
     app::ConfigAuthenticator authenticator(config.users);
     net::SmtpServer server(&loop, policy, app::make_server_limits(config), sink, authenticator);
 
-    std::vector<net::Endpoint> endpoints;
-    for (const config::ListenAddress& address : config.listen) {
-        endpoints.push_back({address.host, address.port});
-    }
-    const std::vector<net::Endpoint> bound = server.listen(endpoints);
+    const std::vector<net::Endpoint> bound = server.listen(config.listen);
     if (!options.ready_file.empty()) {
         write_ready_file(options.ready_file, bound);
     }

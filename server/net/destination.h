@@ -19,6 +19,8 @@ struct Target {
     std::string host;  // the MX or relay host name, for "relay=host[ip]:port"
     std::string ip;    // numeric
     std::uint16_t port = common::kSmtpPort;
+
+    bool operator==(const Target&) const = default;
 };
 
 struct TargetsResult {

@@ -1,17 +1,17 @@
-// An address to listen on or that was bound, and its text form ("127.0.0.1:2525",
-// "[::1]:25"). Plain data.
+// An address to listen on or that was bound: the config's ADDR:PORT value, and its text form
+// ("127.0.0.1:2525", "[::1]:25").
 #pragma once
 
-#include <cstdint>
+#include "config/config.h"
+
 #include <string>
 
 namespace labmta::net {
 
-struct Endpoint {
-    std::string host;  // numeric IPv4 or IPv6 address
-    std::uint16_t port = 0;
-};
+using Endpoint = config::ListenAddress;
 
-std::string to_string(const Endpoint& endpoint);
+inline std::string to_string(const Endpoint& endpoint) {
+    return config::format_listen_address(endpoint);
+}
 
 }  // namespace labmta::net

@@ -158,8 +158,7 @@ bool Dnsmasq::start(const std::string& binary, const std::vector<std::string>& a
     posix_spawn_file_actions_addopen(
         &actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    const int error =
-        posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+    const int error = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (error != 0) {
         pid_ = -1;

@@ -23,7 +23,7 @@ bool only_dns_tests_selected(Catch::Session& session) {
         Catch::filterTests(Catch::getAllTestCasesSorted(config), config.testSpec(), config);
     return !selected.empty()
            && std::all_of(selected.begin(), selected.end(), [](const Catch::TestCase& test) {
-                  const auto& tags = test.getTestCaseInfo().tags;
+                  const auto& tags = test.getTestCaseInfo().lcaseTags;
                   return std::find(tags.begin(), tags.end(), "dns") != tags.end();
               });
 }

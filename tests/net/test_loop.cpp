@@ -1,5 +1,6 @@
 // See test_loop.h. The deadline is a timer of the loop itself, so UV_RUN_ONCE always wakes up
-// in time; it is unreferenced, so that it never keeps the loop alive on its own.
+// in time, and a tick every few milliseconds re-checks conditions that another thread (a test
+// server) changes. Both are unreferenced: they never keep the loop alive on their own.
 #include "tests/net/test_loop.h"
 
 #include <cstdint>
@@ -8,9 +9,13 @@
 namespace labmta::test {
 namespace {
 
+constexpr std::uint64_t kTickMs = 5;
+
 void on_deadline(uv_timer_t* timer) {
     *static_cast<bool*>(timer->data) = true;
 }
+
+void on_tick(uv_timer_t* /*timer*/) {}
 
 }  // namespace
 
@@ -18,10 +23,13 @@ TestLoop::TestLoop() {
     uv_loop_init(&loop_);
     uv_timer_init(&loop_, &deadline_);
     uv_unref(reinterpret_cast<uv_handle_t*>(&deadline_));
+    uv_timer_init(&loop_, &tick_);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&tick_));
 }
 
 TestLoop::~TestLoop() {
     uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
     uv_walk(
         &loop_,
         [](uv_handle_t* handle, void* /*arg*/) {
@@ -41,6 +49,7 @@ bool TestLoop::run_until(const std::function<bool()>& done, std::chrono::millise
     bool expired = false;
     deadline_.data = &expired;
     uv_timer_start(&deadline_, &on_deadline, static_cast<std::uint64_t>(timeout.count()), 0);
+    uv_timer_start(&tick_, &on_tick, kTickMs, kTickMs);
     while (!done() && !expired) {
         // Nothing else active (the deadline is unreferenced): nothing more can happen.
         if (uv_run(&loop_, UV_RUN_ONCE) == 0) {
@@ -48,6 +57,7 @@ bool TestLoop::run_until(const std::function<bool()>& done, std::chrono::millise
         }
     }
     uv_timer_stop(&deadline_);
+    uv_timer_stop(&tick_);
     return done();
 }
 

@@ -21,14 +21,17 @@ public:
 
     uv_loop_t* get() { return &loop_; }
 
-    // Runs the loop until done() is true or timeout has passed; returns done().
-    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = kLoopWait);
+    // Runs the loop until done() is true or timeout has passed; returns done(). done() is checked
+    // after every loop iteration and at least every few milliseconds.
+    bool run_until(const std::function<bool()>& done,
+                   std::chrono::milliseconds timeout = kLoopWait);
     // Runs the loop until no handle is active any more (or timeout); true when it ended.
     bool run_to_end(std::chrono::milliseconds timeout = kLoopWait);
 
 private:
     uv_loop_t loop_{};
     uv_timer_t deadline_{};
+    uv_timer_t tick_{};
 };
 
 }  // namespace labmta::test

@@ -75,6 +75,10 @@ void check_same(const Config& a, const Config& b) {
     CHECK(a.limits.errors == b.limits.errors);
     CHECK(a.limits.connections == b.limits.connections);
     CHECK(a.limits.connections_per_client == b.limits.connections_per_client);
+    CHECK(a.queue.retry_s == b.queue.retry_s);
+    CHECK(a.queue.max_retry_s == b.queue.max_retry_s);
+    CHECK(a.queue.lifetime_s == b.queue.lifetime_s);
+    CHECK(a.dns.servers == b.dns.servers);
 }
 
 void check_defaults(const Config& config) {
@@ -519,4 +523,31 @@ TEST_CASE("config: machine_fqdn gives a usable name", "[config]") {
     CHECK_FALSE(name.empty());
     CHECK(name.find_first_of(" \t\r\n") == std::string::npos);
     CHECK_FALSE(name.ends_with('.'));
+}
+
+TEST_CASE("config: queue retry times and DNS servers", "[config]") {
+    const Config defaults = parse("");
+    CHECK(defaults.queue.retry_s == 300);
+    CHECK(defaults.queue.max_retry_s == 3600);
+    CHECK(defaults.queue.lifetime_s == 432000);
+    CHECK(defaults.dns.servers.empty());
+    const Config config = parse(
+        "queue:\n  retry: 1\n  max_retry: 4\n  lifetime: 60\n"
+        "dns:\n  servers: [\"127.0.0.1:5353\", \"[::1]:53\"]\n");
+    CHECK(config.queue.retry_s == 1);
+    CHECK(config.queue.max_retry_s == 4);
+    CHECK(config.queue.lifetime_s == 60);
+    CHECK(config.dns.servers == std::vector<std::string>{"127.0.0.1:5353", "[::1]:53"});
+    const Config reparsed = parse(labmta::config::to_yaml(config));
+    check_same(reparsed, config);
+}
+
+TEST_CASE("config: bad queue and DNS values name key and line", "[config]") {
+    CHECK_THROWS_WITH(parse("queue:\n  retry: 0\n"), Catch::Contains("queue.retry"));
+    CHECK_THROWS_WITH(parse("queue:\n  retry: 0\n"), Catch::Contains(":2:"));
+    CHECK_THROWS_WITH(parse("queue:\n  retries: 5\n"),
+                      Catch::Contains("queue.retries: unknown key"));
+    CHECK_THROWS_WITH(parse("dns:\n  servers: [\"dns.example:53\"]\n"),
+                      Catch::Contains("dns.servers[0]"));
+    CHECK_THROWS_WITH(parse("dns:\n  servers: [\"127.0.0.1:0\"]\n"), Catch::Contains("port 0"));
 }
