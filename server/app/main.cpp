@@ -4,6 +4,7 @@
 #include "config/config.h"
 #include "server/app/accounts.h"
 #include "server/app/logging.h"
+#include "server/app/queue_tools.h"
 #include "server/app/wiring.h"
 #include "server/net/uv_error.h"
 
@@ -11,8 +12,10 @@
 #include <uv.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -48,22 +51,47 @@ void write_ready_file(const std::string& path, const std::vector<net::Endpoint>&
     }
 }
 
-// What a SIGINT/SIGTERM handler needs to stop the server.
-struct Stopper {
-    net::SmtpServer* server;
-    net::QueueManager* queue;
-    uv_signal_t* signals;  // two handles: SIGINT, SIGTERM
+// The signals the server handles: SIGINT/SIGTERM stop it, SIGUSR1 (`labmta flush`) retries
+// the queue now.
+struct SignalHandlers {
+    net::SmtpServer& server;
+    net::QueueManager& queue;
+    net::Resolver& resolver;
+    std::array<uv_signal_t, 3> handles{};
 };
 
-void on_stop_signal(uv_signal_t* handle, int signum) {
-    auto* stopper = static_cast<Stopper*>(handle->data);
+void on_signal(uv_signal_t* handle, int signum) {
+    auto* handlers = static_cast<SignalHandlers*>(handle->data);
+    if (signum == SIGUSR1) {
+        handlers->queue.flush();
+        return;
+    }
     spdlog::info("stopping on signal {}", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    stopper->server->stop();
-    stopper->queue->stop();
-    for (int i = 0; i < 2; ++i) {
-        uv_close(reinterpret_cast<uv_handle_t*>(&stopper->signals[i]), nullptr);
+    handlers->server.stop();
+    handlers->queue.stop();
+    handlers->resolver.close();
+    for (uv_signal_t& signal : handlers->handles) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&signal), nullptr);
     }
 }
+
+// <spool>/labmta.pid: how `labmta flush` finds the running server.
+class PidFile {
+public:
+    explicit PidFile(std::string path) : path_(std::move(path)) {
+        std::ofstream out(path_, std::ios::trunc);
+        out << ::getpid() << '\n';
+        if (!out.flush()) {
+            throw StartupError("cannot write " + path_);
+        }
+    }
+    ~PidFile() { std::remove(path_.c_str()); }
+    PidFile(const PidFile&) = delete;
+    PidFile& operator=(const PidFile&) = delete;
+
+private:
+    std::string path_;
+};
 
 config::Config load_serve_config(const ServeOptions& options) {
     config::Config config = config::load_config(options.config_path);
@@ -88,7 +116,9 @@ int serve(const ServeOptions& options) {
     uv_loop_init(&loop);
     common::SystemClock clock;
     common::SystemRandom random;
-    net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock);
+    net::Resolver resolver(&loop, config.dns.servers);
+    net::RelayAgent relay(&loop, resolver, app::make_relay_settings(config));
+    net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock, random, relay);
     app::SpoolSink sink(spool, queue, config.hostname, clock, random);
     const protocol::SessionPolicy policy = app::make_session_policy(config);
     app::ConfigAuthenticator authenticator(config.users);
@@ -99,13 +129,13 @@ int serve(const ServeOptions& options) {
         write_ready_file(options.ready_file, bound);
     }
 
-    uv_signal_t signals[2];
-    Stopper stopper{&server, &queue, signals};
-    const int signal_numbers[2] = {SIGINT, SIGTERM};
-    for (int i = 0; i < 2; ++i) {
-        uv_signal_init(&loop, &signals[i]);
-        signals[i].data = &stopper;
-        uv_signal_start(&signals[i], &on_stop_signal, signal_numbers[i]);
+    const PidFile pid_file(app::pid_file_path(config.spool));
+    SignalHandlers handlers{server, queue, resolver};
+    const std::array<int, 3> signal_numbers{SIGINT, SIGTERM, SIGUSR1};
+    for (std::size_t i = 0; i < handlers.handles.size(); ++i) {
+        uv_signal_init(&loop, &handlers.handles[i]);
+        handlers.handles[i].data = &handlers;
+        uv_signal_start(&handlers.handles[i], &on_signal, signal_numbers[i]);
     }
 
     spdlog::info(
@@ -118,6 +148,21 @@ int serve(const ServeOptions& options) {
     }
     spdlog::info("labmta stopped");
     return 0;
+}
+
+// Where the queue tools find the spool: --spool, else the config's spool.
+struct SpoolOptions {
+    std::string config_path = kDefaultConfig;
+    std::string spool;
+};
+
+void add_spool_options(CLI::App* command, SpoolOptions& options) {
+    command->add_option("--config", options.config_path, "YAML config file")->capture_default_str();
+    command->add_option("--spool", options.spool, "Spool directory; overrides the config");
+}
+
+std::string spool_root(const SpoolOptions& options) {
+    return options.spool.empty() ? config::load_config(options.config_path).spool : options.spool;
 }
 
 int check_config(const std::string& path) {
@@ -162,7 +207,40 @@ int main(int argc, char** argv) {
         "hash-password",
         "Read a password on stdin, print its yescrypt hash for users[].password_hash");
 
+    SpoolOptions spool_options;
+    bool json = false;
+    CLI::App* queue_cmd = cli.add_subcommand("queue", "List queued mail, like mailq");
+    queue_cmd->add_flag("--json", json, "One JSON array instead of the mailq listing");
+    std::string queue_id;
+    CLI::App* show_cmd = cli.add_subcommand("show", "Print a queued message, like postcat -q");
+    show_cmd->add_option("id", queue_id, "Queue ID")->required();
+    CLI::App* delete_cmd = cli.add_subcommand("delete", "Delete queued mail, like postsuper -d");
+    delete_cmd->add_option("id", queue_id, "Queue ID, or ALL")->required();
+    CLI::App* flush_cmd =
+        cli.add_subcommand("flush", "Make the running server retry deferred mail now");
+    for (CLI::App* command : {queue_cmd, show_cmd, delete_cmd, flush_cmd}) {
+        add_spool_options(command, spool_options);
+    }
+
     CLI11_PARSE(cli, argc, argv);
+
+    try {
+        if (*queue_cmd) {
+            return app::run_queue_list(spool_root(spool_options), json, std::cout, std::cerr);
+        }
+        if (*show_cmd) {
+            return app::run_show(spool_root(spool_options), queue_id, std::cout, std::cerr);
+        }
+        if (*delete_cmd) {
+            return app::run_delete(spool_root(spool_options), queue_id, std::cout, std::cerr);
+        }
+        if (*flush_cmd) {
+            return app::run_flush(spool_root(spool_options), std::cout, std::cerr);
+        }
+    } catch (const config::ConfigError& error) {
+        std::cerr << "labmta: " << error.what() << '\n';
+        return 1;
+    }
 
     if (*check_cmd) {
         return check_config(check_path);

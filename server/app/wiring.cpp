@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace labmta::app {
 
 protocol::SessionPolicy make_session_policy(const config::Config& config) {
@@ -26,6 +28,7 @@ protocol::SessionPolicy make_session_policy(const config::Config& config) {
 
 net::ServerLimits make_server_limits(const config::Config& config) {
     net::ServerLimits limits;
+    limits.relay_networks = common::NetworkList(config.relay.networks);
     limits.line_length = config.limits.line_length;
     limits.timeout_s = config.limits.timeout_s;
     limits.connections = config.limits.connections;
@@ -37,6 +40,18 @@ net::QueueSettings make_queue_settings(const config::Config& config) {
     net::QueueSettings settings;
     settings.local_domains = config.local_domains;
     settings.hostname = config.hostname;
+    // Scan often enough to honour short retry times (tests use seconds), at most each minute.
+    settings.scan_interval_s = std::clamp(config.queue.retry_s, 1U, 60U);
+    settings.first_retry_s = config.queue.retry_s;
+    settings.max_retry_s = config.queue.max_retry_s;
+    settings.lifetime_s = config.queue.lifetime_s;
+    return settings;
+}
+
+net::RelaySettings make_relay_settings(const config::Config& config) {
+    net::RelaySettings settings;
+    settings.hostname = config.hostname;
+    settings.relayhost = config.relay.relayhost;
     return settings;
 }
 

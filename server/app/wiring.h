@@ -17,6 +17,7 @@ namespace labmta::app {
 protocol::SessionPolicy make_session_policy(const config::Config& config);
 net::ServerLimits make_server_limits(const config::Config& config);
 net::QueueSettings make_queue_settings(const config::Config& config);
+net::RelaySettings make_relay_settings(const config::Config& config);
 
 // Cleans up each accepted message (Received:, Date:, Message-ID:), commits it durably to the
 // spool, and tells the queue manager. Runs on the event loop.

@@ -63,6 +63,7 @@ void Connection::start() {
     spdlog::info("connect from {}", client_label_);
     protocol::ClientInfo client;
     client.ip = client_ip_;
+    client.may_relay = server_.limits().relay_networks.contains(client_ip_);
     session_.emplace(server_.policy(), std::move(client), server_.sink(), server_.authenticator());
     session_->start();
     uv_read_start(

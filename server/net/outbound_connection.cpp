@@ -30,6 +30,14 @@ std::string system_error_text(int uv_status) {
     return std::generic_category().message(-uv_status);
 }
 
+int to_sockaddr(const Target& target, sockaddr_storage& address) {
+    if (target.ip.find(':') != std::string::npos) {
+        return uv_ip6_addr(
+            target.ip.c_str(), target.port, reinterpret_cast<sockaddr_in6*>(&address));
+    }
+    return uv_ip4_addr(target.ip.c_str(), target.port, reinterpret_cast<sockaddr_in*>(&address));
+}
+
 // The verb of the last command in bytes ("RCPT"), or "." when bytes end the message.
 std::string last_command_of(std::string_view bytes) {
     if (bytes.ends_with("\r\n")) {
@@ -79,16 +87,10 @@ void OutboundConnection::abort(std::string_view reason) {
 // reason for every recipient (Postfix reports the last address it tried).
 void OutboundConnection::connect_next() {
     while (next_target_ < targets_.size()) {
-        const Target& next = targets_[next_target_++];
         sockaddr_storage address{};
-        const bool is_ipv6 = next.ip.find(':') != std::string::npos;
-        const int parsed =
-            is_ipv6
-                ? uv_ip6_addr(next.ip.c_str(), next.port, reinterpret_cast<sockaddr_in6*>(&address))
-                : uv_ip4_addr(next.ip.c_str(), next.port, reinterpret_cast<sockaddr_in*>(&address));
+        const int parsed = to_sockaddr(targets_[next_target_++], address);
         if (parsed != 0) {
-            last_connect_error_ = "connect to " + peer() + ":" + std::to_string(next.port) + ": "
-                                  + system_error_text(parsed);
+            last_connect_error_ = "connect to " + endpoint() + ": " + system_error_text(parsed);
             continue;
         }
         uv_tcp_init(loop_, &tcp_);
@@ -111,8 +113,7 @@ void OutboundConnection::connect_next() {
 
 // This attempt failed: close its socket; on_tcp_closed then tries the next target.
 void OutboundConnection::connect_failed(std::string_view error) {
-    last_connect_error_ =
-        "connect to " + peer() + ":" + std::to_string(target().port) + ": " + std::string(error);
+    last_connect_error_ = "connect to " + endpoint() + ": " + std::string(error);
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &OutboundConnection::on_tcp_closed);
 }
@@ -131,7 +132,7 @@ void OutboundConnection::on_connect(uv_connect_t* request, int status) {
 
 void OutboundConnection::connected() {
     phase_ = Phase::Talking;
-    relay_ = peer() + ":" + std::to_string(target().port);
+    relay_ = endpoint();
     restart_reply_timer();
     uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
                   &OutboundConnection::on_alloc,
@@ -300,6 +301,10 @@ void OutboundConnection::finish_if_closed() {
 std::string OutboundConnection::peer() const {
     const Target& current = target();
     return current.host + "[" + current.ip + "]";
+}
+
+std::string OutboundConnection::endpoint() const {
+    return peer() + ":" + std::to_string(target().port);
 }
 
 // Where the dialog was, in Postfix's words, from the last command we wrote.

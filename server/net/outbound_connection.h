@@ -1,11 +1,7 @@
 // One outbound SMTP connection: tries the targets in order until one accepts the TCP
 // connection, then only moves bytes: read -> framer -> protocol::SmtpClientSession -> write.
 // Connect failures, timeouts and lost connections become the session's on_failure() with
-// Postfix's wording. Logging of the outcomes is left to the caller.
-//
-// Lifetime: the caller owns the object (e.g. a std::unique_ptr in a registry) and keeps it
-// until `done` has run. `done` runs exactly once, from the close callback of the last handle,
-// so the caller may destroy the object from inside `done` and never needs to earlier.
+// Postfix's wording. No logging here: the caller logs the outcomes.
 #pragma once
 
 #include "common/line_framer.h"
@@ -32,6 +28,10 @@ struct OutboundResult {
     std::string relay;  // "mx1.example.com[192.0.2.1]:25", or "none" if nothing connected
 };
 
+// Lifetime: the caller owns the object (e.g. a std::unique_ptr in a registry) and keeps it
+// until `done` has run. `done` runs exactly once, from the close callback of the last handle,
+// so the caller may destroy the object from inside `done`, and must not destroy it earlier
+// (after start()); abort() makes `done` come soon, e.g. on shutdown.
 class OutboundConnection {
 public:
     using Done = std::function<void(OutboundResult)>;
@@ -49,7 +49,8 @@ public:
     // Connects to the first target. Call once.
     void start();
     // Server shutdown: every recipient without an outcome is deferred with reason, and the
-    // connection closes (done runs from the loop). No effect once the dialog has ended.
+    // connection closes (done runs from the loop). No effect before start() or once the
+    // dialog has ended.
     void abort(std::string_view reason);
 
     bool is_finished() const { return finished_; }
@@ -76,8 +77,9 @@ private:
     void close();
     void finish_if_closed();
     const Target& target() const { return targets_[next_target_ - 1]; }
-    std::string peer() const;   // "host[ip]"
-    std::string stage() const;  // "while receiving the initial server greeting", "after DATA"
+    std::string peer() const;      // "host[ip]"
+    std::string endpoint() const;  // "host[ip]:port"
+    std::string stage() const;     // "while receiving the initial server greeting", "after DATA"
 
     uv_loop_t* loop_;
     std::vector<Target> targets_;

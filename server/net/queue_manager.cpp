@@ -2,11 +2,16 @@
 #include "server/net/queue_manager.h"
 
 #include "server/net/uv_error.h"
+#include "spool/retry.h"
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
+
 namespace labmta::net {
 namespace {
+
+using protocol::OutcomeStatus;
 
 const char* status_word(spool::DeliveryStatus status) {
     switch (status) {
@@ -20,93 +25,299 @@ const char* status_word(spool::DeliveryStatus status) {
     return "deferred";
 }
 
+const char* status_word(OutcomeStatus status) {
+    switch (status) {
+        case OutcomeStatus::Sent:
+            return "sent";
+        case OutcomeStatus::Deferred:
+            return "deferred";
+        case OutcomeStatus::Bounced:
+            return "bounced";
+    }
+    return "deferred";
+}
+
+// "mx.example.test[127.0.0.1]:25" -> "mx.example.test", for the bounce's Remote-MTA.
+std::string relay_host(const std::string& relay) {
+    return relay == "none" ? std::string{} : relay.substr(0, relay.find('['));
+}
+
+// The first recipient with this address not yet delivered, or npos.
+std::size_t pending_index(const spool::QueueFile& file, const std::string& address) {
+    for (std::size_t i = 0; i < file.envelope.recipients.size(); ++i) {
+        if (!file.delivered[i] && file.envelope.recipients[i] == address) {
+            return i;
+        }
+    }
+    return std::string::npos;
+}
+
 }  // namespace
 
 QueueManager::QueueManager(uv_loop_t* loop,
                            spool::Spool& spool,
                            QueueSettings settings,
-                           const common::Clock& clock)
-    : loop_(loop), spool_(spool), settings_(std::move(settings)), clock_(clock) {
+                           const common::Clock& clock,
+                           common::Random& random,
+                           RelayAgent& relay)
+    : loop_(loop),
+      spool_(spool),
+      settings_(std::move(settings)),
+      clock_(clock),
+      random_(random),
+      ids_(clock, random),
+      relay_(relay) {
     work_.data = this;
-    uv_timer_init(loop_, &retry_timer_);
-    retry_timer_.data = this;
+    uv_timer_init(loop_, &scan_timer_);
+    scan_timer_.data = this;
 }
 
 void QueueManager::start() {
     for (const std::string& id : spool_.list_queue()) {
-        notify(id);
+        schedule(id, false);
     }
-    const std::uint64_t retry_ms = std::uint64_t{settings_.retry_s} * 1000;
-    uv_timer_start(&retry_timer_, &QueueManager::on_retry_timer, retry_ms, retry_ms);
+    const std::uint64_t interval_ms = std::uint64_t{settings_.scan_interval_s} * 1000;
+    uv_timer_start(&scan_timer_, &QueueManager::on_scan_timer, interval_ms, interval_ms);
 }
 
 void QueueManager::notify(const std::string& queue_id) {
-    if (stopping_ || !scheduled_.insert(queue_id).second) {
-        return;
+    schedule(queue_id, false);
+}
+
+void QueueManager::flush() {
+    spdlog::info("flush: retrying all queued mail now");
+    for (const std::string& id : spool_.list_queue()) {
+        schedule(id, true);
     }
-    pending_.push_back(queue_id);
-    run_next();
 }
 
 void QueueManager::stop() {
     stopping_ = true;
     pending_.clear();
-    uv_close(reinterpret_cast<uv_handle_t*>(&retry_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&scan_timer_), nullptr);
+    relay_.abort_all();
+}
+
+void QueueManager::schedule(const std::string& queue_id, bool forced) {
+    if (stopping_ || !scheduled_.insert(queue_id).second) {
+        return;
+    }
+    pending_.emplace_back(queue_id, forced);
+    run_next();
 }
 
 void QueueManager::run_next() {
     if (busy_ || pending_.empty() || stopping_) {
         return;
     }
-    current_id_ = pending_.front();
+    current_ = Job{};
+    current_.queue_id = pending_.front().first;
+    current_.forced = pending_.front().second;
     pending_.pop_front();
     busy_ = true;
     const int rc =
         uv_queue_work(loop_, &work_, &QueueManager::on_work, &QueueManager::on_work_done);
     if (rc != 0) {
         busy_ = false;
-        scheduled_.erase(current_id_);
-        spdlog::error("{}: cannot start delivery: {}", current_id_, uv_error_text(rc));
+        spdlog::error("{}: cannot start delivery: {}", current_.queue_id, uv_error_text(rc));
+        done_with(current_.queue_id);
     }
 }
 
-// Runs on a thread-pool thread: touches only the spool and this job's own fields.
+// Runs on a thread-pool thread: touches only the spool and current_.
 void QueueManager::on_work(uv_work_t* request) {
     auto* self = static_cast<QueueManager*>(request->data);
-    self->current_report_ = spool::deliver_local(self->spool_,
-                                                 self->current_id_,
-                                                 self->settings_.local_domains,
-                                                 self->settings_.hostname,
-                                                 self->clock_.now_us());
+    Job& job = self->current_;
+    job.local = spool::deliver_local(self->spool_,
+                                     job.queue_id,
+                                     self->settings_.local_domains,
+                                     self->settings_.hostname,
+                                     self->clock_.now_us());
+    if (job.local.load_error || job.local.removed) {
+        return;
+    }
+    job.remaining = self->spool_.load(job.queue_id, job.load_error);
+    if (job.remaining) {
+        job.defer =
+            spool::read_defer_info(self->spool_.root(), job.queue_id).value_or(spool::DeferInfo{});
+    }
 }
 
 void QueueManager::on_work_done(uv_work_t* request, int /*status*/) {
     auto* self = static_cast<QueueManager*>(request->data);
     self->busy_ = false;
-    self->scheduled_.erase(self->current_id_);
-    self->log_report(self->current_id_, self->current_report_);
+    self->after_local(std::move(self->current_));
     self->run_next();
 }
 
-void QueueManager::on_retry_timer(uv_timer_t* timer) {
+void QueueManager::after_local(Job job) {
+    log_local(job.queue_id, job.local);
+    if (!job.remaining) {
+        if (job.load_error) {
+            spdlog::error("{}: cannot read queue file: {}", job.queue_id, job.load_error.message());
+        }
+        done_with(job.queue_id);
+        return;
+    }
+    const bool has_pending =
+        std::find(job.remaining->delivered.begin(), job.remaining->delivered.end(), false)
+        != job.remaining->delivered.end();
+    const bool is_due = job.forced || job.defer.next_attempt_us <= clock_.now_us();
+    if (!has_pending || !is_due || stopping_) {
+        done_with(job.queue_id);
+        return;
+    }
+    start_relay(std::move(job));
+}
+
+void QueueManager::start_relay(Job job) {
+    auto file = std::make_shared<spool::QueueFile>(std::move(*job.remaining));
+    std::vector<std::string> recipients;
+    for (std::size_t i = 0; i < file->envelope.recipients.size(); ++i) {
+        if (!file->delivered[i]) {
+            recipients.push_back(file->envelope.recipients[i]);
+        }
+    }
+    relay_.deliver(file->envelope.sender,
+                   std::move(recipients),
+                   file->message,
+                   [this, id = job.queue_id, file, defer = std::move(job.defer)](
+                       std::vector<RelayOutcome> outcomes) mutable {
+                       finish_relay(id, *file, std::move(defer), std::move(outcomes));
+                   });
+}
+
+void QueueManager::finish_relay(const std::string& queue_id,
+                                const spool::QueueFile& original,
+                                spool::DeferInfo defer,
+                                std::vector<RelayOutcome> outcomes) {
+    spool::QueueFile file = original;
+    const std::int64_t now_us = clock_.now_us();
+    const bool expired = spool::is_expired(file.arrival_us, now_us, settings_.lifetime_s);
+    std::vector<spool::BouncedRecipient> bounced;
+    spool::DeferInfo next;
+    next.attempts = defer.attempts + 1;
+    for (RelayOutcome& result : outcomes) {
+        protocol::RecipientOutcome& outcome = result.outcome;
+        if (outcome.status == OutcomeStatus::Deferred && expired) {
+            // RFC 3463 X.4.7: delivery time expired; returned to the sender.
+            outcome.status = OutcomeStatus::Bounced;
+            outcome.dsn = "5.4.7";
+            outcome.reply = "message expired in queue: " + outcome.reply;
+        }
+        spdlog::info("{}: to=<{}>, relay={}, delay={:.2f}, dsn={}, status={} ({})",
+                     queue_id,
+                     outcome.recipient,
+                     result.relay,
+                     delay_s(file.arrival_us),
+                     outcome.dsn,
+                     status_word(outcome.status),
+                     outcome.reply);
+        if (outcome.status == OutcomeStatus::Deferred) {
+            next.recipients.push_back({outcome.recipient, outcome.dsn, outcome.reply});
+            continue;
+        }
+        const std::size_t index = pending_index(file, outcome.recipient);
+        if (index == std::string::npos) {
+            continue;
+        }
+        file.delivered[index] = true;
+        if (const std::error_code error = spool_.mark_delivered(queue_id, index)) {
+            // The copy went out but is not recorded: it may be sent again (at least once).
+            spdlog::error("{}: cannot record delivery to <{}>: {}",
+                          queue_id,
+                          outcome.recipient,
+                          error.message());
+        }
+        if (outcome.status == OutcomeStatus::Bounced) {
+            bounced.push_back(
+                {outcome.recipient, outcome.dsn, relay_host(result.relay), outcome.reply});
+        }
+    }
+    if (!bounced.empty() && spool::should_bounce(file.envelope.sender)) {
+        send_bounce(file, bounced);
+    }
+    const bool all_done =
+        std::find(file.delivered.begin(), file.delivered.end(), false) == file.delivered.end();
+    if (all_done) {
+        const std::error_code error = spool_.remove(queue_id);
+        spool::remove_defer_info(spool_.root(), queue_id);
+        if (error) {
+            spdlog::error("{}: cannot remove queue file: {}", queue_id, error.message());
+        } else {
+            spdlog::info("{}: removed", queue_id);
+        }
+    } else if (!next.recipients.empty()) {
+        const std::int64_t delay = spool::next_retry_delay_s(
+            next.attempts, settings_.first_retry_s, settings_.max_retry_s);
+        next.next_attempt_us = now_us + delay * 1'000'000;
+        if (const std::error_code error = spool::write_defer_info(spool_.root(), queue_id, next)) {
+            spdlog::error("{}: cannot write defer file: {}", queue_id, error.message());
+        }
+    }
+    done_with(queue_id);
+}
+
+void QueueManager::send_bounce(const spool::QueueFile& file,
+                               const std::vector<spool::BouncedRecipient>& bounced) {
+    const std::int64_t now_us = clock_.now_us();
+    spool::BounceInput input;
+    input.hostname = settings_.hostname;
+    input.queue_id = file.queue_id;
+    input.envelope = file.envelope;
+    input.arrival_us = file.arrival_us;
+    input.now_us = now_us;
+    input.recipients = bounced;
+    input.original_message = file.message;
+    input.seed = random_.next_u64();
+    common::Envelope envelope;
+    envelope.sender = "";  // a bounce never bounces (RFC 5321 4.5.5)
+    envelope.recipients = {file.envelope.sender};
+    envelope.helo = settings_.hostname;
+    envelope.protocol = "local";
+    envelope.client_host = "localhost";
+    envelope.client_ip = "127.0.0.1";
+    const spool::CommitResult result = spool_.commit(ids_, [&](const std::string& id) {
+        spool::QueueFile bounce;
+        bounce.queue_id = id;
+        bounce.arrival_us = now_us;
+        bounce.envelope = envelope;
+        bounce.delivered = {false};
+        bounce.message = spool::make_bounce_message(input);
+        return bounce;
+    });
+    if (result.error) {
+        spdlog::error("{}: cannot queue the non-delivery notification: {}",
+                      file.queue_id,
+                      result.error.message());
+        return;
+    }
+    spdlog::info("{}: sender non-delivery notification: {}", file.queue_id, result.queue_id);
+    schedule(result.queue_id, false);
+}
+
+void QueueManager::done_with(const std::string& queue_id) {
+    scheduled_.erase(queue_id);
+}
+
+void QueueManager::on_scan_timer(uv_timer_t* timer) {
     auto* self = static_cast<QueueManager*>(timer->data);
     for (const std::string& id : self->spool_.list_queue()) {
-        self->notify(id);
+        self->schedule(id, false);
     }
 }
 
-void QueueManager::log_report(const std::string& queue_id,
-                              const spool::LocalDeliveryReport& report) {
+void QueueManager::log_local(const std::string& queue_id,
+                             const spool::LocalDeliveryReport& report) {
     if (report.load_error) {
         spdlog::error("{}: cannot read queue file: {}", queue_id, report.load_error.message());
         return;
     }
-    const double delay_s = static_cast<double>(clock_.now_us() - report.arrival_us) / 1'000'000.0;
     for (const spool::RecipientResult& result : report.results) {
         spdlog::info("{}: to=<{}>, relay=local, delay={:.2f}, dsn={}, status={} ({})",
                      queue_id,
                      result.recipient,
-                     delay_s,
+                     delay_s(report.arrival_us),
                      result.dsn,
                      status_word(result.status),
                      result.detail);
@@ -114,6 +325,10 @@ void QueueManager::log_report(const std::string& queue_id,
     if (report.removed) {
         spdlog::info("{}: removed", queue_id);
     }
+}
+
+double QueueManager::delay_s(std::int64_t arrival_us) const {
+    return static_cast<double>(clock_.now_us() - arrival_us) / 1'000'000.0;
 }
 
 }  // namespace labmta::net

@@ -1,10 +1,16 @@
-// Drives delivery of queued mail from the event loop: one delivery job at a time runs on
-// libuv's thread pool (file I/O and fsync must not stall the sessions), results are logged
-// from the loop in Postfix's maillog shape, and deferred mail is retried on a timer.
-// On start it picks up whatever an earlier run left in the queue.
+// Drives delivery of queued mail from the event loop, like Postfix's qmgr. Per message: local
+// recipients are delivered into Maildirs by a job on libuv's thread pool (file I/O and fsync
+// must not stall the sessions), one job at a time; remote recipients then go to the relay
+// agent, on the loop. Outcomes are recorded in the spool (delivered marks, defer file with
+// backoff), bounced recipients get a delivery status notification, and everything is logged
+// in Postfix's maillog shape. On start it picks up whatever an earlier run left queued.
 #pragma once
 
 #include "common/clock.h"
+#include "common/ids.h"
+#include "server/net/relay_agent.h"
+#include "spool/bounce.h"
+#include "spool/defer_file.h"
 #include "spool/local_delivery.h"
 #include "spool/spool.h"
 
@@ -12,6 +18,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,7 +28,10 @@ namespace labmta::net {
 struct QueueSettings {
     std::vector<std::string> local_domains;
     std::string hostname;
-    unsigned retry_s = 300;  // Postfix's queue_run_delay
+    unsigned scan_interval_s = 60;  // how often the queue is scanned for due retries
+    unsigned first_retry_s = 300;   // config queue.retry
+    unsigned max_retry_s = 3600;    // config queue.max_retry
+    unsigned lifetime_s = 432000;   // config queue.lifetime
 };
 
 class QueueManager {
@@ -29,7 +39,9 @@ public:
     QueueManager(uv_loop_t* loop,
                  spool::Spool& spool,
                  QueueSettings settings,
-                 const common::Clock& clock);
+                 const common::Clock& clock,
+                 common::Random& random,
+                 RelayAgent& relay);
     QueueManager(const QueueManager&) = delete;
     QueueManager& operator=(const QueueManager&) = delete;
 
@@ -37,29 +49,54 @@ public:
     void start();
     // A message was just queued.
     void notify(const std::string& queue_id);
+    // Retry every deferred message now (labmta flush, SIGUSR1).
+    void flush();
     // No new jobs; a job already running finishes (the loop waits for it).
     void stop();
 
 private:
+    // What the thread-pool job found for one message.
+    struct Job {
+        std::string queue_id;
+        bool forced = false;  // flush: ignore the retry time
+        spool::LocalDeliveryReport local;
+        std::optional<spool::QueueFile> remaining;  // loaded when remote recipients remain
+        spool::DeferInfo defer;
+        std::error_code load_error;
+    };
+
     static void on_work(uv_work_t* request);
     static void on_work_done(uv_work_t* request, int status);
-    static void on_retry_timer(uv_timer_t* timer);
+    static void on_scan_timer(uv_timer_t* timer);
 
+    void schedule(const std::string& queue_id, bool forced);
     void run_next();
-    void log_report(const std::string& queue_id, const spool::LocalDeliveryReport& report);
+    void after_local(Job job);
+    void start_relay(Job job);
+    void finish_relay(const std::string& queue_id,
+                      const spool::QueueFile& file,
+                      spool::DeferInfo defer,
+                      std::vector<RelayOutcome> outcomes);
+    void send_bounce(const spool::QueueFile& file,
+                     const std::vector<spool::BouncedRecipient>& bounced);
+    void done_with(const std::string& queue_id);
+    void log_local(const std::string& queue_id, const spool::LocalDeliveryReport& report);
+    double delay_s(std::int64_t arrival_us) const;
 
     uv_loop_t* loop_;
     spool::Spool& spool_;
     QueueSettings settings_;
     const common::Clock& clock_;
+    common::Random& random_;
+    common::QueueIdGenerator ids_;
+    RelayAgent& relay_;
     uv_work_t work_{};
-    uv_timer_t retry_timer_{};
+    uv_timer_t scan_timer_{};
     bool busy_ = false;
     bool stopping_ = false;
-    std::deque<std::string> pending_;
-    std::set<std::string> scheduled_;  // in pending_ or running: never two jobs for one ID
-    std::string current_id_;
-    spool::LocalDeliveryReport current_report_;
+    std::deque<std::pair<std::string, bool>> pending_;  // queue ID, forced
+    std::set<std::string> scheduled_;  // pending, running or relaying: one job per message
+    Job current_;
 };
 
 }  // namespace labmta::net

@@ -58,6 +58,15 @@ std::string describe(int status) {
     }
 }
 
+// "127.0.0.1:5353,[::1]:53", the form ares_set_servers_ports_csv() takes.
+std::string join_servers(const std::vector<std::string>& servers) {
+    std::string csv;
+    for (const std::string& server : servers) {
+        csv += (csv.empty() ? "" : ",") + server;
+    }
+    return csv;
+}
+
 bool is_ip_address(const std::string& text) {
     std::array<unsigned char, sizeof(in6_addr)> buffer{};
     return inet_pton(AF_INET, text.c_str(), buffer.data()) == 1
@@ -176,10 +185,7 @@ Resolver::Resolver(uv_loop_t* loop, const std::vector<std::string>& servers, Dns
         ares_library_cleanup();
         throw StartupError(std::string("cannot start the DNS resolver: ") + ares_strerror(status));
     }
-    std::string csv;
-    for (const std::string& server : servers) {
-        csv += (csv.empty() ? "" : ",") + server;
-    }
+    const std::string csv = join_servers(servers);
     status = csv.empty() ? ARES_SUCCESS : ares_set_servers_ports_csv(channel_, csv.c_str());
     if (status != ARES_SUCCESS) {
         ares_destroy(channel_);

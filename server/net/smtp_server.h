@@ -3,6 +3,7 @@
 // Only moves bytes and counts; the protocol is in Session.
 #pragma once
 
+#include "common/cidr.h"
 #include "server/net/endpoint.h"
 #include "server/protocol/session_types.h"
 
@@ -22,6 +23,7 @@ class Connection;
 class Listener;
 
 struct ServerLimits {
+    common::NetworkList relay_networks;  // clients that may relay without AUTH
     std::size_t line_length = 2048;
     unsigned timeout_s = 300;
     unsigned connections = 1000;
