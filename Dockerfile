@@ -8,6 +8,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake ninja-build pkg-config \
         libuv1-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev \
+        libc-ares-dev libcrypt-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -18,7 +19,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF 
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libuv1 libspdlog1.10 libfmt9 libyaml-cpp0.7 \
+        libuv1 libspdlog1.10 libfmt9 libyaml-cpp0.7 libc-ares2 libcrypt1 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/labmta /usr/local/bin/labmta
 COPY config/labmta.yaml /etc/labmta/labmta.yaml

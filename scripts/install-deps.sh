@@ -7,8 +7,10 @@ set -euo pipefail
 packages=(
     build-essential cmake ninja-build pkg-config          # toolchain
     libuv1-dev libspdlog-dev libfmt-dev libyaml-cpp-dev   # libraries labmta links
+    libc-ares-dev libcrypt-dev                            # DNS on the loop, crypt(3) hashes
     libcli11-dev nlohmann-json3-dev catch2                # header-only: options, JSON, tests
     swaks curl python3 ca-certificates                    # real clients in tests/clients
+    dnsmasq-base                                          # a DNS server for the MX tests
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
