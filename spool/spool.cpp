@@ -218,6 +218,11 @@ std::error_code Spool::remove(std::string_view queue_id) {
     return fsync_dir(root_ + "/incoming");
 }
 
+bool Spool::is_queued(std::string_view queue_id) const {
+    struct stat info {};
+    return common::is_valid_queue_id(queue_id) && ::stat(queue_path(queue_id).c_str(), &info) == 0;
+}
+
 std::string Spool::queue_path(std::string_view queue_id) const {
     return root_ + "/incoming/" + std::string(queue_id);
 }

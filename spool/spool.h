@@ -5,15 +5,15 @@
 // Blocking file I/O: callers run it off the event loop or accept the cost knowingly.
 #pragma once
 
+#include "common/ids.h"
+#include "spool/queue_file.h"
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
-
-#include "common/ids.h"
-#include "spool/queue_file.h"
 
 namespace labmta::spool {
 
@@ -49,6 +49,9 @@ public:
 
     // Removes a fully handled message from incoming/.
     std::error_code remove(std::string_view queue_id);
+
+    // True while incoming/<ID> exists (`labmta delete` may remove it at any time).
+    bool is_queued(std::string_view queue_id) const;
 
     const std::string& root() const { return root_; }
     std::string mailboxes_dir() const { return root_ + "/mailboxes"; }

@@ -35,20 +35,27 @@ struct ServeOptions {
 
 // Writes the bound addresses, one a line, atomically: tests and scripts wait for this file
 // to learn the port when they asked for port 0.
-void write_ready_file(const std::string& path, const std::vector<net::Endpoint>& bound) {
+// Readers (tests, `labmta flush`) see the whole file or none of it.
+void write_file_atomically(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::trunc);
-        for (const net::Endpoint& endpoint : bound) {
-            out << net::to_string(endpoint) << '\n';
-        }
+        out << text;
         if (!out.flush()) {
-            throw StartupError("cannot write ready file " + tmp);
+            throw StartupError("cannot write " + tmp);
         }
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        throw StartupError("cannot rename ready file to " + path);
+        throw StartupError("cannot rename " + tmp + " to " + path);
     }
+}
+
+void write_ready_file(const std::string& path, const std::vector<net::Endpoint>& bound) {
+    std::string text;
+    for (const net::Endpoint& endpoint : bound) {
+        text += net::to_string(endpoint) + "\n";
+    }
+    write_file_atomically(path, text);
 }
 
 // The signals the server handles: SIGINT/SIGTERM stop it, SIGUSR1 (`labmta flush`) retries
@@ -79,11 +86,7 @@ void on_signal(uv_signal_t* handle, int signum) {
 class PidFile {
 public:
     explicit PidFile(std::string path) : path_(std::move(path)) {
-        std::ofstream out(path_, std::ios::trunc);
-        out << ::getpid() << '\n';
-        if (!out.flush()) {
-            throw StartupError("cannot write " + path_);
-        }
+        write_file_atomically(path_, std::to_string(::getpid()) + "\n");
     }
     ~PidFile() { std::remove(path_.c_str()); }
     PidFile(const PidFile&) = delete;
@@ -125,17 +128,18 @@ int serve(const ServeOptions& options) {
     net::SmtpServer server(&loop, policy, app::make_server_limits(config), sink, authenticator);
 
     const std::vector<net::Endpoint> bound = server.listen(config.listen);
-    if (!options.ready_file.empty()) {
-        write_ready_file(options.ready_file, bound);
-    }
 
-    const PidFile pid_file(app::pid_file_path(config.spool));
     SignalHandlers handlers{server, queue, resolver};
     const std::array<int, 3> signal_numbers{SIGINT, SIGTERM, SIGUSR1};
     for (std::size_t i = 0; i < handlers.handles.size(); ++i) {
         uv_signal_init(&loop, &handlers.handles[i]);
         handlers.handles[i].data = &handlers;
         uv_signal_start(&handlers.handles[i], &on_signal, signal_numbers[i]);
+    }
+    // Only now may `labmta flush` find us: SIGUSR1 has its handler.
+    const PidFile pid_file(app::pid_file_path(config.spool));
+    if (!options.ready_file.empty()) {
+        write_ready_file(options.ready_file, bound);
     }
 
     spdlog::info(

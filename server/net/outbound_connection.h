@@ -31,7 +31,8 @@ struct OutboundResult {
 // Lifetime: the caller owns the object (e.g. a std::unique_ptr in a registry) and keeps it
 // until `done` has run. `done` runs exactly once, from the close callback of the last handle,
 // so the caller may destroy the object from inside `done`, and must not destroy it earlier
-// (after start()); abort() makes `done` come soon, e.g. on shutdown.
+// (after start()); abort() makes `done` come soon, e.g. on shutdown. `done` never runs from
+// inside start() or abort(), so a registry may abort its connections while iterating them.
 class OutboundConnection {
 public:
     using Done = std::function<void(OutboundResult)>;

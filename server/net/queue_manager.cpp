@@ -191,6 +191,12 @@ void QueueManager::finish_relay(const std::string& queue_id,
                                 const spool::QueueFile& original,
                                 spool::DeferInfo defer,
                                 std::vector<RelayOutcome> outcomes) {
+    if (!spool_.is_queued(queue_id)) {
+        // Deleted (labmta delete) while this attempt ran: nothing left to record or retry.
+        spdlog::info("{}: removed from the queue during delivery", queue_id);
+        done_with(queue_id);
+        return;
+    }
     spool::QueueFile file = original;
     const std::int64_t now_us = clock_.now_us();
     const bool expired = spool::is_expired(file.arrival_us, now_us, settings_.lifetime_s);
