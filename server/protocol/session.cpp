@@ -210,7 +210,6 @@ void Session::handle_rcpt(std::string_view arg) {
         reply_error(replies::unsupported_option(path.params.front().keyword));
         return;
     }
-    ++transaction_->rcpt_attempts;
     if (transaction_->recipients.size() >= policy_.max_recipients) {
         // Not counted as an error: the client is expected to send the rest in another
         // transaction (RFC 5321 4.5.3.1.8).
@@ -270,9 +269,10 @@ void Session::handle_data(std::string_view arg) {
         return;
     }
     if (!transaction_ || transaction_->recipients.empty()) {
-        const bool all_refused = transaction_ && transaction_->rcpt_attempts > 0;
+        // As Postfix: inside a mail transaction the recipients are missing or were all
+        // refused; outside one, the client skipped MAIL and RCPT.
         count("data", false);
-        reply_error(all_refused ? replies::kNoValidRecipients : replies::kNeedRcpt);
+        reply_error(transaction_ ? replies::kNoValidRecipients : replies::kNeedRcpt);
         return;
     }
     state_ = State::Data;

@@ -59,7 +59,6 @@ private:
     struct Transaction {
         std::string sender;
         std::vector<std::string> recipients;
-        std::size_t rcpt_attempts = 0;
     };
 
     friend struct CommandTable;  // the verb handlers live in commands.cpp

@@ -12,12 +12,6 @@
 namespace labmta::test {
 namespace {
 
-CommandResult run_labmta(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{LABMTA_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv);
-}
-
 bool names_line(const std::string& output, int line) {
     const std::string number = std::to_string(line);
     return output.find(":" + number + ":") != std::string::npos
