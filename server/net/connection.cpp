@@ -4,6 +4,7 @@
 
 #include "common/reply_format.h"
 #include "server/net/smtp_server.h"
+#include "server/net/stream_write.h"
 #include "server/net/uv_error.h"
 
 #include <spdlog/spdlog.h>
@@ -17,10 +18,6 @@ namespace labmta::net {
 namespace {
 
 // A write request and the bytes it sends, alive until libuv's write callback.
-struct WriteRequest {
-    uv_write_t request{};
-    std::string bytes;
-};
 
 std::string peer_ip(uv_tcp_t* tcp) {
     sockaddr_storage address{};
@@ -152,27 +149,18 @@ void Connection::after_session_step() {
 }
 
 void Connection::write(std::string bytes) {
-    auto request = std::make_unique<WriteRequest>();
-    request->bytes = std::move(bytes);
-    request->request.data = this;
-    uv_buf_t buffer = uv_buf_init(request->bytes.data(), request->bytes.size());
-    const int rc = uv_write(&request->request,
-                            reinterpret_cast<uv_stream_t*>(&tcp_),
-                            &buffer,
-                            1,
-                            &Connection::on_write);
+    const int rc = write_bytes(
+        reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes), this, &Connection::on_write);
     if (rc != 0) {
         spdlog::info("write error to {}: {}", client_label_, uv_error_text(rc));
         close();
         return;
     }
     ++writes_in_flight_;
-    request.release();  // owned by libuv until on_write
 }
 
-void Connection::on_write(uv_write_t* request, int status) {
-    std::unique_ptr<WriteRequest> owned(reinterpret_cast<WriteRequest*>(request));
-    auto* self = static_cast<Connection*>(request->data);
+void Connection::on_write(void* owner, int status) {
+    auto* self = static_cast<Connection*>(owner);
     --self->writes_in_flight_;
     if (status < 0 && status != UV_ECANCELED) {
         spdlog::info("write error to {}: {}", self->client_label_, uv_error_text(status));

@@ -38,7 +38,7 @@ public:
 private:
     static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
-    static void on_write(uv_write_t* request, int status);
+    static void on_write(void* owner, int status);
     static void on_timer(uv_timer_t* timer);
     static void on_close(uv_handle_t* handle);
 

@@ -4,6 +4,7 @@
 #include "server/net/outbound_connection.h"
 
 #include "common/address.h"
+#include "server/net/stream_write.h"
 
 #include <sys/socket.h>
 
@@ -19,11 +20,6 @@ namespace {
 // RFC 5321 4.5.3.1.5 allows 512 octets; longer lines are cut here (the rest is dropped).
 constexpr std::size_t kMaxReplyLine = 4096;
 constexpr std::size_t kReadBufferBytes = 16384;
-
-struct WriteRequest {
-    uv_write_t request{};
-    std::string bytes;
-};
 
 // Postfix words system errors as strerror() does: "Connection refused".
 std::string system_error_text(int uv_status) {
@@ -197,26 +193,19 @@ void OutboundConnection::after_session_step() {
 }
 
 void OutboundConnection::write(std::string bytes) {
-    auto request = std::make_unique<WriteRequest>();
-    request->bytes = std::move(bytes);
-    request->request.data = this;
-    uv_buf_t buffer = uv_buf_init(request->bytes.data(), request->bytes.size());
-    const int rc = uv_write(&request->request,
-                            reinterpret_cast<uv_stream_t*>(&tcp_),
-                            &buffer,
-                            1,
-                            &OutboundConnection::on_write);
+    const int rc = write_bytes(reinterpret_cast<uv_stream_t*>(&tcp_),
+                               std::move(bytes),
+                               this,
+                               &OutboundConnection::on_write);
     if (rc != 0) {
         fail("lost connection with " + peer() + " " + stage());
         return;
     }
     ++writes_in_flight_;
-    request.release();  // owned by libuv until on_write
 }
 
-void OutboundConnection::on_write(uv_write_t* request, int status) {
-    const std::unique_ptr<WriteRequest> owned(reinterpret_cast<WriteRequest*>(request));
-    auto* self = static_cast<OutboundConnection*>(request->data);
+void OutboundConnection::on_write(void* owner, int status) {
+    auto* self = static_cast<OutboundConnection*>(owner);
     --self->writes_in_flight_;
     if (status < 0 && status != UV_ECANCELED) {
         self->fail("lost connection with " + self->peer() + " " + self->stage());

@@ -62,7 +62,7 @@ private:
     static void on_connect(uv_connect_t* request, int status);
     static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
-    static void on_write(uv_write_t* request, int status);
+    static void on_write(void* owner, int status);
     static void on_timer(uv_timer_t* timer);
     static void on_tcp_closed(uv_handle_t* handle);
     static void on_timer_closed(uv_handle_t* handle);

@@ -73,8 +73,10 @@ QueueManager::QueueManager(uv_loop_t* loop,
 }
 
 void QueueManager::start() {
+    // A restart retries everything at once, deferred mail included: whoever restarts a lab
+    // server expects what is queued to go out, and a fixed peer may be why it was restarted.
     for (const std::string& id : spool_.list_queue()) {
-        schedule(id, false);
+        schedule(id, true);
     }
     const std::uint64_t interval_ms = std::uint64_t{settings_.scan_interval_s} * 1000;
     uv_timer_start(&scan_timer_, &QueueManager::on_scan_timer, interval_ms, interval_ms);

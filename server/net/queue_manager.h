@@ -45,7 +45,7 @@ public:
     QueueManager(const QueueManager&) = delete;
     QueueManager& operator=(const QueueManager&) = delete;
 
-    // Schedules every message already in the queue.
+    // Schedules every message already in the queue, due or not.
     void start();
     // A message was just queued.
     void notify(const std::string& queue_id);

@@ -1,0 +1,37 @@
+// See stream_write.h.
+#include "server/net/stream_write.h"
+
+#include <memory>
+
+namespace labmta::net {
+namespace {
+
+struct WriteRequest {
+    uv_write_t request{};
+    std::string bytes;
+    void* owner = nullptr;
+    WriteDone done = nullptr;
+};
+
+void on_written(uv_write_t* request, int status) {
+    // uv_write_t is the first member, so the request is the WriteRequest.
+    const std::unique_ptr<WriteRequest> owned(reinterpret_cast<WriteRequest*>(request));
+    owned->done(owned->owner, status);
+}
+
+}  // namespace
+
+int write_bytes(uv_stream_t* stream, std::string bytes, void* owner, WriteDone done) {
+    auto request = std::make_unique<WriteRequest>();
+    request->bytes = std::move(bytes);
+    request->owner = owner;
+    request->done = done;
+    const uv_buf_t buffer = uv_buf_init(request->bytes.data(), request->bytes.size());
+    const int rc = uv_write(&request->request, stream, &buffer, 1, &on_written);
+    if (rc == 0) {
+        request.release();  // owned by libuv until on_written
+    }
+    return rc;
+}
+
+}  // namespace labmta::net
