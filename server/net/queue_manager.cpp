@@ -213,14 +213,6 @@ void QueueManager::finish_relay(const std::string& queue_id,
             outcome.dsn = "5.4.7";
             outcome.reply = "message expired in queue: " + outcome.reply;
         }
-        spdlog::info("{}: to=<{}>, relay={}, delay={:.2f}, dsn={}, status={} ({})",
-                     queue_id,
-                     outcome.recipient,
-                     result.relay,
-                     delay_s(file.arrival_us),
-                     outcome.dsn,
-                     status_word(outcome.status),
-                     outcome.reply);
         if (outcome.status == OutcomeStatus::Deferred) {
             next.recipients.push_back({outcome.recipient, outcome.dsn, outcome.reply});
             continue;
@@ -242,11 +234,32 @@ void QueueManager::finish_relay(const std::string& queue_id,
                 {outcome.recipient, outcome.dsn, relay_host(result.relay), outcome.reply});
         }
     }
+    // The spool is updated before the log lines are written: whoever reads the log and then
+    // the queue (a person, a test) finds the state the log speaks of.
+    const bool all_done =
+        std::find(file.delivered.begin(), file.delivered.end(), false) == file.delivered.end();
+    if (!all_done && !next.recipients.empty()) {
+        const std::int64_t delay = spool::next_retry_delay_s(
+            next.attempts, settings_.first_retry_s, settings_.max_retry_s);
+        next.next_attempt_us = now_us + delay * 1'000'000;
+        if (const std::error_code error = spool::write_defer_info(spool_.root(), queue_id, next)) {
+            spdlog::error("{}: cannot write defer file: {}", queue_id, error.message());
+        }
+    }
+    for (const RelayOutcome& result : outcomes) {
+        const protocol::RecipientOutcome& outcome = result.outcome;
+        spdlog::info("{}: to=<{}>, relay={}, delay={:.2f}, dsn={}, status={} ({})",
+                     queue_id,
+                     outcome.recipient,
+                     result.relay,
+                     delay_s(file.arrival_us),
+                     outcome.dsn,
+                     status_word(outcome.status),
+                     outcome.reply);
+    }
     if (!bounced.empty() && spool::should_bounce(file.envelope.sender)) {
         send_bounce(file, bounced);
     }
-    const bool all_done =
-        std::find(file.delivered.begin(), file.delivered.end(), false) == file.delivered.end();
     if (all_done) {
         const std::error_code error = spool_.remove(queue_id);
         spool::remove_defer_info(spool_.root(), queue_id);
@@ -254,13 +267,6 @@ void QueueManager::finish_relay(const std::string& queue_id,
             spdlog::error("{}: cannot remove queue file: {}", queue_id, error.message());
         } else {
             spdlog::info("{}: removed", queue_id);
-        }
-    } else if (!next.recipients.empty()) {
-        const std::int64_t delay = spool::next_retry_delay_s(
-            next.attempts, settings_.first_retry_s, settings_.max_retry_s);
-        next.next_attempt_us = now_us + delay * 1'000'000;
-        if (const std::error_code error = spool::write_defer_info(spool_.root(), queue_id, next)) {
-            spdlog::error("{}: cannot write defer file: {}", queue_id, error.message());
         }
     }
     done_with(queue_id);
