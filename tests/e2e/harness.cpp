@@ -8,6 +8,7 @@
 #include <atomic>
 #include <exception>
 #include <iostream>
+#include <regex>
 
 namespace labmta::test {
 namespace {
@@ -49,6 +50,84 @@ std::string make_config_yaml(const std::vector<std::pair<std::string, std::strin
         }
     }
     return yaml;
+}
+
+std::string make_outbound_config_yaml(
+    const OutboundConfig& outbound,
+    const std::vector<std::pair<std::string, std::string>>& limits,
+    std::string_view local_recipients) {
+    std::string yaml = make_config_yaml(limits, local_recipients);
+    if (!outbound.spool.empty()) {
+        yaml += "spool: \"" + outbound.spool + "\"\n";
+    }
+    yaml += "relay:\n  networks: [";
+    for (std::size_t i = 0; i < outbound.networks.size(); ++i) {
+        yaml += (i == 0 ? "\"" : ", \"") + outbound.networks[i] + "\"";
+    }
+    yaml += "]\n";
+    if (!outbound.relayhost.empty()) {
+        yaml += "  relayhost: \"" + outbound.relayhost + "\"\n";
+    }
+    yaml += "queue:\n  retry: " + std::to_string(outbound.retry_s)
+            + "\n  max_retry: " + std::to_string(outbound.max_retry_s)
+            + "\n  lifetime: " + std::to_string(outbound.lifetime_s) + "\n";
+    if (!outbound.dns_servers.empty()) {
+        yaml += "dns:\n  servers:\n";
+        for (const std::string& server : outbound.dns_servers) {
+            yaml += "    - \"" + server + "\"\n";
+        }
+    }
+    return yaml;
+}
+
+std::vector<std::string> log_lines_matching(const ServerProcess& process,
+                                            const std::string& pattern) {
+    const std::regex expression(pattern);
+    const std::string log = process.log();
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < log.size()) {
+        std::size_t end = log.find('\n', start);
+        end = end == std::string::npos ? log.size() : end;
+        std::string line = log.substr(start, end - start);
+        if (std::regex_search(line, expression)) {
+            lines.push_back(std::move(line));
+        }
+        start = end + 1;
+    }
+    return lines;
+}
+
+std::string wait_for_log_line(const ServerProcess& process,
+                              const std::string& pattern,
+                              std::chrono::milliseconds timeout) {
+    std::string found;
+    wait_until(
+        [&] {
+            const auto lines = log_lines_matching(process, pattern);
+            found = lines.empty() ? "" : lines.front();
+            return !lines.empty();
+        },
+        timeout);
+    return found;
+}
+
+CommandResult run_labmta(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+    std::vector<std::string> argv{LABMTA_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, timeout);
+}
+
+std::string regex_escape(std::string_view text) {
+    static constexpr std::string_view kSpecial = R"(\^$.|?*+()[]{})";
+    std::string out;
+    for (const char c : text) {
+        if (kSpecial.find(c) != std::string_view::npos) {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out;
 }
 
 TestServer::TestServer(TestServerOptions options) {

@@ -94,6 +94,36 @@ bool wait_for_file_count(const std::string& dir,
                          std::size_t count,
                          std::chrono::milliseconds timeout = kDeliveryWait);
 
+// Outbound delivery (issue 3): the relay, queue and dns sections added to make_config_yaml().
+struct OutboundConfig {
+    std::string relayhost;                 // relay.relayhost, e.g. "[127.0.0.1]:2525"; "": none
+    std::vector<std::string> networks;     // relay.networks (CIDR)
+    unsigned retry_s = 1;                  // queue.retry
+    unsigned max_retry_s = 2;              // queue.max_retry
+    unsigned lifetime_s = 3600;            // queue.lifetime
+    std::vector<std::string> dns_servers;  // dns.servers ("127.0.0.1:PORT"); empty: none
+    std::string spool;                     // spool; "": not written (the server gets --spool)
+};
+std::string make_outbound_config_yaml(
+    const OutboundConfig& outbound,
+    const std::vector<std::pair<std::string, std::string>>& limits = {},
+    std::string_view local_recipients = "any");
+
+// The server's log lines that match pattern (ECMAScript, searched within each line), so far.
+std::vector<std::string> log_lines_matching(const ServerProcess& process,
+                                            const std::string& pattern);
+// Waits (bounded) for a log line that matches pattern; returns it, or "" when none came.
+std::string wait_for_log_line(const ServerProcess& process,
+                              const std::string& pattern,
+                              std::chrono::milliseconds timeout = kDeliveryWait);
+
+// Runs the built labmta binary (LABMTA_BINARY) with args, e.g. {"queue", "--spool", dir}.
+CommandResult run_labmta(const std::vector<std::string>& args,
+                         std::chrono::milliseconds timeout = kDefaultWait);
+
+// Regex-escapes text (queue IDs are hex, addresses have dots) for the patterns above.
+std::string regex_escape(std::string_view text);
+
 // Every abuse test ends with this: a new connection sends a normal message to student, and it
 // lands in the Maildir. Uses Catch assertions.
 void check_fresh_message_delivered(TestServer& server);

@@ -173,7 +173,7 @@ TEST_CASE("defer_file: read of a missing or corrupt file is nullopt", "[defer_fi
     CHECK_FALSE(read_defer_info(dir.path(), kId));
 }
 
-TEST_CASE("defer_file: remove deletes the file; a missing file is fine", "[defer_file]") {
+TEST_CASE("defer_file: remove deletes the file, and a missing file is fine", "[defer_file]") {
     TempDir dir;
     REQUIRE_FALSE(write_defer_info(dir.path(), kId, sample_info()));
     CHECK_FALSE(remove_defer_info(dir.path(), kId));

@@ -249,7 +249,7 @@ TEST_CASE("session: DATA ordering errors", "[session]") {
     Harness h;
     CHECK(h.send("DATA") == "503 5.5.1 Error: need RCPT command\r\n");
     h.send("MAIL FROM:<a@domain.local>");
-    CHECK(h.send("DATA") == "503 5.5.1 Error: need RCPT command\r\n");
+    CHECK(h.send("DATA") == "554 5.5.1 Error: no valid recipients\r\n");
     h.send("RCPT TO:<x@gmail.com>");
     CHECK(h.send("DATA") == "554 5.5.1 Error: no valid recipients\r\n");
     h.send("RCPT TO:<student@domain.local>");
