@@ -24,18 +24,6 @@ std::uint64_t next_delivery_counter() {
     return counter.fetch_add(1, std::memory_order_relaxed);
 }
 
-// The domain an address is for, even when the address as a whole is not valid.
-std::string_view domain_of(std::string_view address) {
-    const std::size_t at = address.rfind('@');
-    return at == std::string_view::npos ? std::string_view{} : address.substr(at + 1);
-}
-
-bool is_local_domain(std::string_view domain, const std::vector<std::string>& local_domains) {
-    return std::any_of(local_domains.begin(), local_domains.end(), [&](const std::string& local) {
-        return common::iequals_ascii(domain, local);
-    });
-}
-
 // Envelope fields came from SMTP command lines; keep any control byte out of our headers.
 std::string header_safe(std::string_view text) {
     std::string out(text);
@@ -104,6 +92,16 @@ RecipientResult deliver_one(const DeliveryContext& context, std::size_t index) {
 
 }  // namespace
 
+bool is_local_recipient(std::string_view address, const std::vector<std::string>& local_domains) {
+    // The domain is what follows the last "@", even when the address as a whole is not valid.
+    const std::size_t at = address.rfind('@');
+    const std::string_view domain =
+        at == std::string_view::npos ? std::string_view{} : address.substr(at + 1);
+    return std::any_of(local_domains.begin(), local_domains.end(), [&](const std::string& local) {
+        return common::iequals_ascii(domain, local);
+    });
+}
+
 std::string maildir_unique_name(std::int64_t now_us,
                                 long pid,
                                 std::uint64_t counter,
@@ -139,7 +137,7 @@ LocalDeliveryReport deliver_local(Spool& spool,
     const DeliveryContext context{spool, *file, queue_id, hostname, now_us};
     std::vector<bool> done = file->delivered;
     for (std::size_t i = 0; i < file->envelope.recipients.size(); ++i) {
-        if (done[i] || !is_local_domain(domain_of(file->envelope.recipients[i]), local_domains)) {
+        if (done[i] || !is_local_recipient(file->envelope.recipients[i], local_domains)) {
             continue;  // already handled, or the relay agent's
         }
         RecipientResult result = deliver_one(context, i);

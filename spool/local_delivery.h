@@ -4,13 +4,13 @@
 // into new/, and new/ is fsynced before the recipient is marked delivered in the queue file.
 #pragma once
 
+#include "spool/spool.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
-
-#include "spool/spool.h"
 
 namespace labmta::spool {
 
@@ -24,23 +24,31 @@ struct RecipientResult {
 };
 
 struct LocalDeliveryReport {
-    std::error_code load_error;             // the queue file could not be read
-    std::vector<RecipientResult> results;   // one per recipient handled in this run
-    bool removed = false;                   // every recipient done, queue file removed
+    std::error_code load_error;            // the queue file could not be read
+    std::vector<RecipientResult> results;  // one per recipient handled in this run
+    bool removed = false;                  // every recipient done, queue file removed
     std::int64_t arrival_us = 0;
     std::string sender;
 };
 
+// True when the address's domain is one of local_domains (case-insensitive): local delivery
+// handles it, and the relay agent never does.
+bool is_local_recipient(std::string_view address, const std::vector<std::string>& local_domains);
+
 // A unique Maildir file name: "<sec>.M<usec>P<pid>Q<counter>.<hostname>" (any "/" or ":" in
 // hostname replaced), so two deliveries never collide.
-std::string maildir_unique_name(std::int64_t now_us, long pid, std::uint64_t counter,
+std::string maildir_unique_name(std::int64_t now_us,
+                                long pid,
+                                std::uint64_t counter,
                                 std::string_view hostname);
 
 // Delivers every pending recipient of queued message queue_id whose domain is in
 // local_domains (compared case-insensitively); others stay pending for the relay agent.
 // Removes the queue file when no recipient is left pending.
-LocalDeliveryReport deliver_local(Spool& spool, std::string_view queue_id,
+LocalDeliveryReport deliver_local(Spool& spool,
+                                  std::string_view queue_id,
                                   const std::vector<std::string>& local_domains,
-                                  std::string_view hostname, std::int64_t now_us);
+                                  std::string_view hostname,
+                                  std::int64_t now_us);
 
 }  // namespace labmta::spool

@@ -42,6 +42,19 @@ std::string relay_host(const std::string& relay) {
     return relay == "none" ? std::string{} : relay.substr(0, relay.find('['));
 }
 
+// The recipients of file that still wait for the relay agent: not delivered, not local.
+std::vector<std::string> remote_pending(const spool::QueueFile& file,
+                                        const std::vector<std::string>& local_domains) {
+    std::vector<std::string> recipients;
+    for (std::size_t i = 0; i < file.envelope.recipients.size(); ++i) {
+        const std::string& recipient = file.envelope.recipients[i];
+        if (!file.delivered[i] && !spool::is_local_recipient(recipient, local_domains)) {
+            recipients.push_back(recipient);
+        }
+    }
+    return recipients;
+}
+
 // The first recipient with this address not yet delivered, or npos.
 std::size_t pending_index(const spool::QueueFile& file, const std::string& address) {
     for (std::size_t i = 0; i < file.envelope.recipients.size(); ++i) {
@@ -161,9 +174,9 @@ void QueueManager::after_local(Job job) {
         done_with(job.queue_id);
         return;
     }
-    const bool has_pending =
-        std::find(job.remaining->delivered.begin(), job.remaining->delivered.end(), false)
-        != job.remaining->delivered.end();
+    // Local recipients left pending failed in local delivery just now; they wait for the
+    // next queue scan, never for the relay agent.
+    const bool has_pending = !remote_pending(*job.remaining, settings_.local_domains).empty();
     const bool is_due = job.forced || job.defer.next_attempt_us <= clock_.now_us();
     if (!has_pending || !is_due || stopping_) {
         done_with(job.queue_id);
@@ -174,12 +187,7 @@ void QueueManager::after_local(Job job) {
 
 void QueueManager::start_relay(Job job) {
     auto file = std::make_shared<spool::QueueFile>(std::move(*job.remaining));
-    std::vector<std::string> recipients;
-    for (std::size_t i = 0; i < file->envelope.recipients.size(); ++i) {
-        if (!file->delivered[i]) {
-            recipients.push_back(file->envelope.recipients[i]);
-        }
-    }
+    std::vector<std::string> recipients = remote_pending(*file, settings_.local_domains);
     relay_.deliver(file->envelope.sender,
                    std::move(recipients),
                    file->message,

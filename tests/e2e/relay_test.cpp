@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <regex>
+#include <thread>
 
 namespace labmta::test {
 namespace {
@@ -539,4 +540,48 @@ TEST_CASE("e2e relay: deferred mail survives a restart, a delivered recipient is
     CHECK(log_lines_matching(server.process(), "to=<jowadev@gmail\\.com>").empty());
 }
 
+}  // namespace labmta::test
+
+namespace labmta::test {
+namespace {
+
+// Regression (review finding): a local recipient whose Maildir delivery failed for a while was
+// handed to the relay agent with the remote ones, and so relayed or bounced: lost local mail.
+TEST_CASE("e2e relay: a local recipient whose delivery is deferred is never relayed",
+          "[e2e][relay]") {
+    SmtpSink sink;
+    TempDir spool("labmta-local-deferred");
+    // A regular file where student's Maildir folder must go: every local attempt fails.
+    std::filesystem::create_directories(spool.path() + "/mailboxes/domain.local");
+    const std::string blocker = spool.path() + "/mailboxes/domain.local/student";
+    write_text_file(blocker, "not a folder\n");
+    TestServer server({config_for(sink), spool.path()});
+    const std::string marker = unique_marker();
+    const std::string id = relay_message(
+        server, "joiakim@domain.local", {"student@domain.local"}, "Subject: " + marker);
+
+    // Two failed local attempts: the second comes after a whole retry cycle, so a relay
+    // attempt, if any, would have happened by then.
+    const std::string local_deferred =
+        ": " + id + R"(: to=<student@domain\.local>, relay=local, .*status=deferred)";
+    REQUIRE_FALSE(wait_for_log_line(server.process(), local_deferred).empty());
+    const auto deadline = std::chrono::steady_clock::now() + kRetryWait;
+    while (log_lines_matching(server.process(), local_deferred).size() < 2
+           && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(log_lines_matching(server.process(), local_deferred).size() >= 2);
+    CHECK(sink.accepted_messages().empty());
+    CHECK(log_lines_matching(server.process(), ": " + id + ": to=.*relay=(127|none)").empty());
+    CHECK(log_lines_matching(server.process(), "status=bounced").empty());
+    CHECK(list_files(server.incoming_dir()).size() == 1);
+
+    // Once the folder can be made, the message lands, once.
+    std::filesystem::remove(blocker);
+    REQUIRE(wait_for_file_count(server.maildir_new("student"), 1, kRetryWait));
+    CHECK(wait_for_file_count(server.incoming_dir(), 0));
+    CHECK(sink.accepted_messages().empty());
+}
+
+}  // namespace
 }  // namespace labmta::test
