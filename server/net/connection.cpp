@@ -17,6 +17,10 @@
 namespace labmta::net {
 namespace {
 
+// Replies waiting to be written before we stop reading from a client (and stop processing
+// the lines it already sent).
+constexpr std::size_t kMaxPendingWriteBytes = 64 * 1024;
+
 // A write request and the bytes it sends, alive until libuv's write callback.
 
 std::string peer_ip(uv_tcp_t* tcp) {
@@ -119,7 +123,9 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 // Feeds every complete line to the session, then sends all replies in one write: a client
 // that pipelines a whole transaction gets its replies batched, in order.
 void Connection::process_lines() {
-    while (!session_->close_after_flush()) {
+    // Stop at a full batch of replies: the rest of the buffered lines wait for on_write, so a
+    // client that pipelines without reading cannot make us queue replies without limit.
+    while (!session_->close_after_flush() && session_->output().size() < kMaxPendingWriteBytes) {
         const std::optional<common::Line> line = framer_.next();
         if (!line) {
             break;
@@ -139,12 +145,22 @@ void Connection::after_session_step() {
     if (!output.empty()) {
         write(std::move(output));
     }
+    auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
     if (session_->close_after_flush() && !closing_) {
         closing_ = true;
-        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+        uv_read_stop(stream);
         if (writes_in_flight_ == 0) {
             close();
+        } else {
+            restart_idle_timer();  // the last reply gets one timeout to be written, no more
         }
+        return;
+    }
+    // Back-pressure: a client that does not read its replies is not read from either.
+    if (!closing_ && !reading_paused_
+        && uv_stream_get_write_queue_size(stream) >= kMaxPendingWriteBytes) {
+        reading_paused_ = true;
+        uv_read_stop(stream);
     }
 }
 
@@ -167,14 +183,30 @@ void Connection::on_write(void* owner, int status) {
         self->close();
         return;
     }
-    if (self->closing_ && self->writes_in_flight_ == 0) {
-        self->close();
+    if (self->closing_) {
+        if (self->writes_in_flight_ == 0) {
+            self->close();
+        }
+        return;
+    }
+    auto* stream = reinterpret_cast<uv_stream_t*>(&self->tcp_);
+    if (uv_stream_get_write_queue_size(stream) < kMaxPendingWriteBytes) {
+        if (self->reading_paused_) {
+            self->reading_paused_ = false;
+            uv_read_start(stream, &Connection::on_alloc, &Connection::on_read);
+        }
+        self->process_lines();  // lines left in the framer when the last batch filled up
     }
 }
 
 void Connection::on_timer(uv_timer_t* timer) {
     auto* self = static_cast<Connection*>(timer->data);
-    if (self->closing_ || !self->session_) {
+    if (!self->session_) {
+        return;
+    }
+    if (self->closing_) {
+        // The last reply could not be written within the timeout: the client is not reading.
+        self->close();
         return;
     }
     spdlog::info("timeout after {} from {}",

@@ -60,6 +60,7 @@ private:
     unsigned open_handles_ = 0;
     bool closing_ = false;
     bool shutdown_pending_ = false;
+    bool reading_paused_ = false;  // back-pressure: too many replies not yet written
 };
 
 }  // namespace labmta::net
