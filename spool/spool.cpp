@@ -9,10 +9,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <memory>
 
@@ -216,6 +219,18 @@ std::error_code Spool::remove(std::string_view queue_id) {
         return last_errno_error();
     }
     return fsync_dir(root_ + "/incoming");
+}
+
+void Spool::lock_for_server() {
+    const std::string path = root_ + "/labmta.lock";
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.is_open()) {
+        throw StartupError("cannot open " + path + ": " + std::strerror(errno));
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        throw StartupError("spool " + root_ + " is in use by another labmta (" + path + ")");
+    }
+    lock_ = std::move(fd);
 }
 
 bool Spool::is_queued(std::string_view queue_id) const {

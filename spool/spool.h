@@ -6,6 +6,7 @@
 #pragma once
 
 #include "common/ids.h"
+#include "spool/file_util.h"
 #include "spool/queue_file.h"
 
 #include <functional>
@@ -56,9 +57,15 @@ public:
     const std::string& root() const { return root_; }
     std::string mailboxes_dir() const { return root_ + "/mailboxes"; }
 
+    // Takes <root>/labmta.lock for as long as this Spool lives, so that no second server
+    // delivers the same queue (as Postfix's master.lock). Throws StartupError when another
+    // process holds it.
+    void lock_for_server();
+
 private:
     std::string queue_path(std::string_view queue_id) const;
     std::string root_;
+    UniqueFd lock_;
 };
 
 }  // namespace labmta::spool

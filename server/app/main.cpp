@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -67,6 +68,16 @@ struct SignalHandlers {
     std::array<uv_signal_t, 3> handles{};
 };
 
+// Stops everything that keeps the loop running, so that uv_run returns.
+void stop_all(SignalHandlers& handlers) {
+    handlers.server.stop();
+    handlers.queue.stop();
+    handlers.resolver.close();
+    for (uv_signal_t& signal : handlers.handles) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&signal), nullptr);
+    }
+}
+
 void on_signal(uv_signal_t* handle, int signum) {
     auto* handlers = static_cast<SignalHandlers*>(handle->data);
     if (signum == SIGUSR1) {
@@ -74,12 +85,7 @@ void on_signal(uv_signal_t* handle, int signum) {
         return;
     }
     spdlog::info("stopping on signal {}", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    handlers->server.stop();
-    handlers->queue.stop();
-    handlers->resolver.close();
-    for (uv_signal_t& signal : handlers->handles) {
-        uv_close(reinterpret_cast<uv_handle_t*>(&signal), nullptr);
-    }
+    stop_all(*handlers);
 }
 
 // <spool>/labmta.pid: how `labmta flush` finds the running server.
@@ -114,6 +120,7 @@ int serve(const ServeOptions& options) {
     const config::Config config = load_serve_config(options);
     app::setup_logging(config.hostname);
     spool::Spool spool(config.spool);
+    spool.lock_for_server();
 
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -127,8 +134,6 @@ int serve(const ServeOptions& options) {
     app::ConfigAuthenticator authenticator(config.users);
     net::SmtpServer server(&loop, policy, app::make_server_limits(config), sink, authenticator);
 
-    const std::vector<net::Endpoint> bound = server.listen(config.listen);
-
     SignalHandlers handlers{server, queue, resolver};
     const std::array<int, 3> signal_numbers{SIGINT, SIGTERM, SIGUSR1};
     for (std::size_t i = 0; i < handlers.handles.size(); ++i) {
@@ -136,10 +141,21 @@ int serve(const ServeOptions& options) {
         handlers.handles[i].data = &handlers;
         uv_signal_start(&handlers.handles[i], &on_signal, signal_numbers[i]);
     }
-    // Only now may `labmta flush` find us: SIGUSR1 has its handler.
-    const PidFile pid_file(app::pid_file_path(config.spool));
-    if (!options.ready_file.empty()) {
-        write_ready_file(options.ready_file, bound);
+    std::optional<PidFile> pid_file;
+    try {
+        const std::vector<net::Endpoint> bound = server.listen(config.listen);
+        // Only now may `labmta flush` find us: SIGUSR1 has its handler.
+        pid_file.emplace(app::pid_file_path(config.spool));
+        if (!options.ready_file.empty()) {
+            write_ready_file(options.ready_file, bound);
+        }
+    } catch (const StartupError&) {
+        // Close every handle (listeners bound so far, resolver, timers) while the objects
+        // that own them still exist; main() then reports the error.
+        stop_all(handlers);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        throw;
     }
 
     spdlog::info(

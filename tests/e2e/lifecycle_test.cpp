@@ -146,3 +146,45 @@ TEST_CASE("e2e: --version prints the version and --help the commands", "[e2e]") 
 }
 
 }  // namespace labmta::test
+
+namespace labmta::test {
+
+// Review findings: two servers on one spool would deliver every message twice; and a port
+// already in use must be one clear log line and exit 1, not an abort.
+TEST_CASE("e2e: a second server on the same spool refuses to start", "[e2e]") {
+    TestServer first;
+    TempDir dir;
+    const CommandResult second = run_labmta({"serve",
+                                             "--config",
+                                             lab_config_path(),
+                                             "--listen",
+                                             "127.0.0.1:0",
+                                             "--spool",
+                                             first.spool(),
+                                             "--ready-file",
+                                             dir / "ready"});
+    INFO(second.output);
+    CHECK(second.exit_code == 1);
+    CHECK(second.output.find("is in use by another labmta") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir / "ready"));
+    check_fresh_message_delivered(first);
+}
+
+TEST_CASE("e2e: a listen port already in use is a clean startup error", "[e2e]") {
+    TestServer first;
+    TempDir dir;
+    const CommandResult second = run_labmta({"serve",
+                                             "--config",
+                                             lab_config_path(),
+                                             "--listen",
+                                             "127.0.0.1:" + std::to_string(first.port()),
+                                             "--spool",
+                                             dir / "spool"});
+    INFO(second.output);
+    CHECK(second.exit_code == 1);
+    CHECK(second.output.find("cannot listen on 127.0.0.1:" + std::to_string(first.port()))
+          != std::string::npos);
+    check_fresh_message_delivered(first);
+}
+
+}  // namespace labmta::test
