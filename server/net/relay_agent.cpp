@@ -87,6 +87,15 @@ void RelayAgent::start_group(const std::shared_ptr<Delivery>& delivery,
                              std::vector<std::string> recipients) {
     resolve_targets(
         resolver_, destination, [this, delivery, recipients](TargetsResult result) mutable {
+            if (stopping_) {
+                // A lookup that finished during shutdown: no new connection now.
+                group_finished(delivery,
+                               outcomes_for(recipients,
+                                            protocol::OutcomeStatus::Deferred,
+                                            "4.3.2",
+                                            "mail system is shutting down"));
+                return;
+            }
             if (result.error != DnsError::None || result.targets.empty()) {
                 const auto status = result.error == DnsError::NotFound
                                         ? protocol::OutcomeStatus::Bounced
@@ -129,6 +138,7 @@ void RelayAgent::group_finished(const std::shared_ptr<Delivery>& delivery,
 }
 
 void RelayAgent::abort_all() {
+    stopping_ = true;
     for (const auto& [id, connection] : connections_) {
         connection->abort("mail system is shutting down");
     }

@@ -47,7 +47,8 @@ public:
                  std::string message,
                  Done done);
 
-    // Aborts deliveries in progress (their recipients are deferred); used at shutdown.
+    // Aborts deliveries in progress and refuses to start new connections (their recipients
+    // are deferred); used at shutdown.
     void abort_all();
 
 private:
@@ -61,6 +62,7 @@ private:
     uv_loop_t* loop_;
     Resolver& resolver_;
     RelaySettings settings_;
+    bool stopping_ = false;  // after abort_all(): no new connection is started
     std::uint64_t next_connection_id_ = 0;
     std::map<std::uint64_t, std::unique_ptr<OutboundConnection>> connections_;
 };

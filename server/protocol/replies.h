@@ -36,6 +36,7 @@ inline constexpr std::string_view kNoValidRecipients = "554 5.5.1 Error: no vali
 inline constexpr std::string_view kTooManyRecipients = "452 4.5.3 Error: too many recipients";
 inline constexpr std::string_view kSizeExceedsLimit = "552 5.3.4 Message size exceeds fixed limit";
 inline constexpr std::string_view kMessageTooBig = "552 5.3.4 Error: message file too big";
+inline constexpr std::string_view kTooManyHops = "554 5.4.6 Error: too many hops";
 inline constexpr std::string_view kQueueWriteError = "451 4.3.0 Error: queue file write error";
 inline constexpr std::string_view kAuthOk = "235 2.7.0 Authentication successful";
 inline constexpr std::string_view kAuthFailed =

@@ -2,6 +2,7 @@
 #include "server/protocol/session.h"
 
 #include "common/address.h"
+#include "common/message_headers.h"
 #include "common/reply_format.h"
 #include "server/protocol/commands.h"
 #include "server/protocol/replies.h"
@@ -166,6 +167,9 @@ void Session::handle_mail(std::string_view arg) {
             } else if (declared > policy_.max_message_bytes) {
                 error = replies::kSizeExceedsLimit;
             }
+        } else if (param.keyword == "AUTH" && policy_.auth_enabled) {
+            // RFC 4954 5: a server that offers AUTH accepts AUTH=<mailbox> and, trusting no
+            // other MTA's word, treats it as AUTH=<>: nothing to record.
         } else if (param.keyword == "BODY") {
             if (!common::iequals_ascii(param.value, "7BIT")
                 && !common::iequals_ascii(param.value, "8BITMIME")) {
@@ -297,6 +301,12 @@ void Session::finish_data() {
     if (too_big) {
         count("data", false);
         reply(replies::kMessageTooBig);
+        return;
+    }
+    // RFC 5321 6.3: a message that went through this many MTAs is looping.
+    if (common::count_received_headers(message) > policy_.max_hops) {
+        count("data", false);
+        reply(replies::kTooManyHops);
         return;
     }
     common::Envelope envelope{transaction.sender,

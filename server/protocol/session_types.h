@@ -22,6 +22,7 @@ struct SessionPolicy {
     bool any_local_recipient = true;         // false: only local_users have mailboxes
     std::vector<std::string> local_users;    // lower-cased
     bool auth_enabled = false;               // accounts exist: advertise and accept AUTH
+    std::size_t max_hops = 50;               // Received: headers before a loop is assumed
 };
 
 struct ClientInfo {

@@ -591,3 +591,35 @@ TEST_CASE("session: an over-long AUTH response fails once", "[session][auth]") {
     CHECK(h.session.take_output() == "501 5.5.2 Invalid base64 data in continued response\r\n");
     CHECK(h.send("NOOP") == "250 2.0.0 Ok\r\n");
 }
+
+TEST_CASE("session: MAIL FROM accepts AUTH= when AUTH is offered (RFC 4954 5)", "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    CHECK(h.send("MAIL FROM:<a@domain.local> AUTH=<>") == "250 2.1.0 Ok\r\n");
+    SessionPolicy policy = lab_policy();
+    policy.auth_enabled = false;
+    Harness without_auth(policy);
+    without_auth.send("EHLO x");
+    CHECK(without_auth.send("MAIL FROM:<a@domain.local> AUTH=<>")
+          == "555 5.5.4 Unsupported option: AUTH\r\n");
+}
+
+TEST_CASE("session: a message with more Received: headers than max_hops is a loop", "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.max_hops = 2;
+    Harness h(policy);
+    h.begin_transaction();
+    h.send("Received: from a by b");
+    h.send("received: from b by c");
+    h.send("Subject: two hops");
+    h.send("");
+    h.send("Received: in the body does not count");
+    CHECK(h.send(".") == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    h.begin_transaction();
+    h.send("Received: from a by b");
+    h.send("Received: from b by c");
+    h.send("RECEIVED: from c by d");
+    h.send("");
+    CHECK(h.send(".") == "554 5.4.6 Error: too many hops\r\n");
+    CHECK(h.sink.commits.size() == 1);
+}
