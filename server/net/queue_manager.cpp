@@ -143,6 +143,13 @@ void QueueManager::run_next() {
 void QueueManager::on_work(uv_work_t* request) {
     auto* self = static_cast<QueueManager*>(request->data);
     Job& job = self->current_;
+    // A deferred message waits for its retry time: not even read before then, so that a
+    // queue scan over many deferred messages costs one small file read each.
+    job.defer =
+        spool::read_defer_info(self->spool_.root(), job.queue_id).value_or(spool::DeferInfo{});
+    if (!job.forced && job.defer.next_attempt_us > self->clock_.now_us()) {
+        return;
+    }
     job.local = spool::deliver_local(self->spool_,
                                      job.queue_id,
                                      self->settings_.local_domains,
@@ -152,10 +159,6 @@ void QueueManager::on_work(uv_work_t* request) {
         return;
     }
     job.remaining = self->spool_.load(job.queue_id, job.load_error);
-    if (job.remaining) {
-        job.defer =
-            spool::read_defer_info(self->spool_.root(), job.queue_id).value_or(spool::DeferInfo{});
-    }
 }
 
 void QueueManager::on_work_done(uv_work_t* request, int /*status*/) {
@@ -177,8 +180,7 @@ void QueueManager::after_local(Job job) {
     // Local recipients left pending failed in local delivery just now; they wait for the
     // next queue scan, never for the relay agent.
     const bool has_pending = !remote_pending(*job.remaining, settings_.local_domains).empty();
-    const bool is_due = job.forced || job.defer.next_attempt_us <= clock_.now_us();
-    if (!has_pending || !is_due || stopping_) {
+    if (!has_pending || stopping_) {
         done_with(job.queue_id);
         return;
     }
