@@ -231,6 +231,20 @@ void Spool::lock_for_server() {
         throw StartupError("spool " + root_ + " is in use by another labmta (" + path + ")");
     }
     lock_ = std::move(fd);
+    remove_stale_tmp_files();
+}
+
+void Spool::remove_stale_tmp_files() const {
+    const std::string tmp = root_ + "/tmp";
+    const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(tmp.c_str()), &::closedir);
+    if (!dir) {
+        return;
+    }
+    while (const dirent* entry = ::readdir(dir.get())) {
+        if (entry->d_type != DT_DIR) {
+            ::unlink((tmp + "/" + entry->d_name).c_str());
+        }
+    }
 }
 
 bool Spool::is_queued(std::string_view queue_id) const {

@@ -59,10 +59,12 @@ public:
 
     // Takes <root>/labmta.lock for as long as this Spool lives, so that no second server
     // delivers the same queue (as Postfix's master.lock). Throws StartupError when another
-    // process holds it.
+    // process holds it. Then removes what a crashed server left in tmp/: files that were
+    // never committed (their clients got no 250), which nobody else can be writing now.
     void lock_for_server();
 
 private:
+    void remove_stale_tmp_files() const;
     std::string queue_path(std::string_view queue_id) const;
     std::string root_;
     UniqueFd lock_;

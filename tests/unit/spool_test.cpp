@@ -426,3 +426,21 @@ TEST_CASE("spool: mark_delivered works whatever the header and message sizes", "
         CHECK(loaded->message == file.message);
     }
 }
+
+TEST_CASE("spool: the server lock is exclusive and clears what a crash left in tmp/", "[spool]") {
+    // Found by the kill -9 test: half-written queue files piled up in tmp/ across crashes.
+    TempDir temp;
+    const std::string root = temp / "spool";
+    {
+        const Spool crashed(root);
+        write_text(root + "/tmp/0193A5C2F10A", "half a queue file");
+    }
+    Spool server(root);
+    server.lock_for_server();
+    CHECK_FALSE(std::filesystem::exists(root + "/tmp/0193A5C2F10A"));
+    CHECK(std::filesystem::exists(root + "/tmp"));
+    // flock() locks are per open file: a second lock attempt, even in this process, fails.
+    Spool second(root);
+    CHECK_THROWS_AS(second.lock_for_server(), labmta::StartupError);
+    CHECK_THROWS_WITH(second.lock_for_server(), Catch::Contains("is in use by another labmta"));
+}
