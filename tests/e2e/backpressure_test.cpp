@@ -84,7 +84,12 @@ TEST_CASE("e2e: a client that never reads its replies is not buffered for withou
     const long growth_kib = resident_kib(server.process().pid()) - before_kib;
     INFO("sent " << sent << " bytes of NOOP lines; server RSS grew by " << growth_kib << " KiB");
     // Unbounded, 16 MiB of NOOPs would queue about 37 MiB of "250 2.0.0 Ok" replies.
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan keeps freed memory in quarantine, so RSS says nothing about what is still queued.
+    WARN("AddressSanitizer build: the RSS bound is checked in the plain build only");
+#else
     CHECK(growth_kib < 4096);
+#endif
 
     // Without reading a byte, the client is dropped once the timeout has passed twice
     // (the 421, then the grace period for writing it).
