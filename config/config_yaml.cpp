@@ -4,11 +4,13 @@
 #include "config/config.h"
 #include "config/values.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <limits>
 #include <span>
+#include <sstream>
 #include <type_traits>
 
 namespace labmta::config {
@@ -282,23 +284,79 @@ constexpr KeyHandler<Config> kTopKeys[] = {
     {"dns", [](const Field& f, Config& c) { apply_map<Dns>(f, kDnsKeys, c.dns); }},
 };
 
-// The one document in `yaml`, or a null node when there is none (empty or only comments).
-YAML::Node load_document(std::string_view yaml, std::string_view source) {
-    std::vector<YAML::Node> documents;
-    try {
-        documents = YAML::LoadAll(std::string(yaml));
-    } catch (const YAML::Exception& error) {  // ParserException, DeepRecursion, ...
-        if (error.mark.is_null()) {
-            throw ConfigError(std::string(source) + ": invalid YAML: " + error.msg);
+// Finds where the second YAML document starts, if there is one: the parse events are ignored
+// except for the first position seen after a document start.
+class DocumentCounter final : public YAML::EventHandler {
+public:
+    std::size_t documents = 0;
+    YAML::Mark second_start = YAML::Mark::null_mark();
+
+    void OnDocumentStart(const YAML::Mark&) override { ++documents; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+    void OnScalar(const YAML::Mark& mark,
+                  const std::string&,
+                  YAML::anchor_t,
+                  const std::string&) override {
+        note(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark,
+                         const std::string&,
+                         YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        note(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark,
+                    const std::string&,
+                    YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        note(mark);
+    }
+    void OnMapEnd() override {}
+
+private:
+    void note(const YAML::Mark& mark) {
+        if (documents == 2 && second_start.is_null()) {
+            second_start = mark;
         }
-        throw ConfigError(std::string(source) + ":" + std::to_string(error.mark.line + 1)
-                          + ": invalid YAML: " + error.msg + " (column "
-                          + std::to_string(error.mark.column + 1) + ")");
     }
-    if (documents.size() > 1) {
-        Field(source, "", documents[1]).fail("only one YAML document is allowed");
+};
+
+[[noreturn]] void fail_yaml(std::string_view source, const YAML::Exception& error) {
+    if (error.mark.is_null()) {
+        throw ConfigError(std::string(source) + ": invalid YAML: " + error.msg);
     }
-    return documents.empty() ? YAML::Node() : documents.front();
+    throw ConfigError(std::string(source) + ":" + std::to_string(error.mark.line + 1)
+                      + ": invalid YAML: " + error.msg + " (column "
+                      + std::to_string(error.mark.column + 1) + ")");
+}
+
+// The one document in `yaml`, or a null node when there is none (empty or only comments).
+// Not YAML::LoadAll(): yaml-cpp 0.7 loops forever in it on a ',' where a document starts
+// (",\n"); the documents are counted here with a bound instead.
+YAML::Node load_document(std::string_view yaml, std::string_view source) {
+    const std::string text(yaml);
+    YAML::Node document;
+    DocumentCounter counter;
+    try {
+        document = YAML::Load(text);
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
+        }
+    } catch (const YAML::Exception& error) {  // ParserException, DeepRecursion, ...
+        fail_yaml(source, error);
+    }
+    if (counter.documents > 1) {
+        std::string where(source);
+        if (!counter.second_start.is_null()) {
+            where += ":" + std::to_string(counter.second_start.line + 1);
+        }
+        throw ConfigError(where + ": only one YAML document is allowed");
+    }
+    return document;
 }
 
 }  // namespace

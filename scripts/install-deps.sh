@@ -11,6 +11,7 @@ packages=(
     libcli11-dev nlohmann-json3-dev catch2                # header-only: options, JSON, tests
     swaks curl python3 ca-certificates                    # real clients in tests/clients
     dnsmasq-base                                          # a DNS server for the MX tests
+    clang libclang-rt-14-dev                              # libFuzzer + sanitizers: fuzz.sh
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

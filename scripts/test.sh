@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds labmta and runs every test (unit, end-to-end, real clients) twice: a Debug build with
-# warnings as errors in build/, then an ASan+UBSan build in build-asan/. Installs missing
+# warnings as errors in build/, then an ASan+UBSan build in build-asan/; then a 20 s fuzz smoke
+# run of each libFuzzer target (scripts/fuzz.sh, when clang++ exists). Installs missing
 # build packages first (scripts/install-deps.sh). Run from anywhere: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,4 +35,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure --parallel "$jobs"
 
-section "All tests passed (Debug and ASan+UBSan)"
+section "Fuzz smoke (build-fuzz/, 20 s per target)"
+# Each libFuzzer target briefly on its seed corpus (scripts/fuzz.sh); needs clang.
+if command -v clang++ >/dev/null 2>&1; then
+    scripts/fuzz.sh 20
+else
+    echo "skip: clang++ not found, no fuzz smoke run"
+fi
+
+section "All tests passed (Debug, ASan+UBSan, fuzz smoke)"

@@ -26,6 +26,12 @@ bool DataReader::on_line(const common::Line& line) {
     if (!too_big_) {
         message_.append(text);
         if (ends_line) {
+            // Bare CRs just before the line end are dropped, as Postfix's smtp_get() does, so
+            // the stored message never holds "\r\n". They may come from an earlier Partial
+            // piece of this line; the previous line's "\n" stops the loop.
+            while (!message_.empty() && message_.back() == '\r') {
+                message_.pop_back();
+            }
             message_.push_back('\n');
         }
     }

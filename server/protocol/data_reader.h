@@ -4,6 +4,8 @@
 //   as a normal line end, as Postfix 3.9's smtpd_forbid_bare_newline=normalize does, but can
 //   never end the message: that is what defeats SMTP smuggling.
 // - Dot-stuffing is undone (RFC 5321 4.5.2).
+// - Bare CRs just before a line end are dropped, as Postfix's smtp_get() does: the stored
+//   message has no "\r\n".
 // - Past max_message_bytes the text is dropped but reading goes on to the end of data, so
 //   the dialog stays in step and the client gets its 552 at the right moment.
 // The message comes out with LF line endings, the form queue files and Maildir use.

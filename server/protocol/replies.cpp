@@ -14,6 +14,19 @@ std::string concat(std::initializer_list<std::string_view> parts) {
     return out;
 }
 
+// Client bytes echoed in a reply: a control character (a bare CR above all) inside a reply
+// line could be taken for a line end by the client, so each becomes "?" (RFC 5321 4.2).
+std::string printable(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            c = '?';
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string queued_as(std::string_view queue_id) {
@@ -26,7 +39,7 @@ std::string helo_ok(std::string_view host) {
     return concat({"250 ", host});
 }
 std::string vrfy_cannot_verify(std::string_view argument) {
-    return concat({"252 2.0.0 ", argument});
+    return concat({"252 2.0.0 ", printable(argument)});
 }
 std::string unsupported_option(std::string_view keyword) {
     return concat({"555 5.5.4 Unsupported option: ", keyword});

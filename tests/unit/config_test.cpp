@@ -551,3 +551,14 @@ TEST_CASE("config: bad queue and DNS values name key and line", "[config]") {
                       Catch::Contains("dns.servers[0]"));
     CHECK_THROWS_WITH(parse("dns:\n  servers: [\"127.0.0.1:0\"]\n"), Catch::Contains("port 0"));
 }
+
+TEST_CASE("config: regression: a stray ',' where a document starts is an error, not a hang",
+          "[config]") {
+    // Found by fuzzing (tests/fuzz/config_fuzz.cpp): yaml-cpp 0.7's YAML::LoadAll() loops
+    // forever, allocating, on a ',' at document level (",\n", "[a]\n,"); `labmta
+    // check-config` and a reload hung. Input that once hung must give a ConfigError.
+    CHECK(error_of(",\n") == "t.yaml:1: only one YAML document is allowed");
+    CHECK(error_of("hostname: a.example\n,\n") != "(no error)");
+    CHECK(error_of("[a]\n,") != "(no error)");
+    CHECK(error_of(",ostname: [a, b]\nlkmits: {message_size: ten}\n--)\nx: 1\n") != "(no error)");
+}

@@ -91,3 +91,14 @@ TEST_CASE("data_reader: past the size limit it reads on to the end", "[data_read
     check_every_split("0123456789\r\n0123456789\r\n.\r\nNOOP\r\n", {true, true, "", "NOOP\n"}, 20);
     check_every_split("0123456789\r\n.\r\n", {true, false, "0123456789\n", ""}, 12);
 }
+
+TEST_CASE("data_reader: regression: a bare CR before the line end is not stored as CRLF",
+          "[data_reader]") {
+    // Found by fuzzing (tests/fuzz/data_reader_fuzz.cpp): "y\r\r\n" was stored as "y\r\n".
+    // Postfix's smtp_get() removes bare CRs received before the line end; so do we, also
+    // when the framer cut the line into pieces just before the CRs.
+    check_every_split("a\r\r\nb\r\r\r\nc\r\nd\r\n.\r\n", {true, false, "a\nb\nc\nd\n", ""});
+    check_every_split("a\r\n.\r\r\n.\r\n", {true, false, "a\n\n", ""});
+    const std::string line(62, 'y');  // the 64-byte framer limit falls between the CRs
+    check_every_split(line + "\r\r\r\n.\r\n", {true, false, line + "\n", ""});
+}

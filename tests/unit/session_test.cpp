@@ -623,3 +623,12 @@ TEST_CASE("session: a message with more Received: headers than max_hops is a loo
     CHECK(h.send(".") == "554 5.4.6 Error: too many hops\r\n");
     CHECK(h.sink.commits.size() == 1);
 }
+
+TEST_CASE("session: regression: VRFY never echoes control characters", "[session]") {
+    // Found by fuzzing (tests/fuzz/session_fuzz.cpp): "VRFY x\r\x01" was answered with
+    // "252 2.0.0 x\r\x01": a bare CR inside a reply line, which a client may take as a line
+    // end. Bytes the client sent are echoed with control characters made "?".
+    Harness h;
+    CHECK(h.send(std::string("VRFY x\r\x01") + '\0' + "u\x7f") == "252 2.0.0 x???u?\r\n");
+    CHECK(h.send("VRFY caf\xc3\xa9") == "252 2.0.0 caf\xc3\xa9\r\n");  // 8-bit text stays
+}
