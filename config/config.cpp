@@ -147,6 +147,10 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "max_retry" << YAML::Value << config.queue.max_retry_s;
     out << YAML::Key << "lifetime" << YAML::Value << config.queue.lifetime_s;
     out << YAML::EndMap;
+    out << YAML::Key << "smtpd" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "bare_newline" << YAML::Value
+        << (config.smtpd.bare_newline == BareNewline::Reject ? "reject" : "normalize");
+    out << YAML::EndMap;
     out << YAML::Key << "dns" << YAML::Value << YAML::BeginMap;
     emit_list(out, "servers", config.dns.servers);
     out << YAML::EndMap;

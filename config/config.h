@@ -57,6 +57,16 @@ struct Queue {                     // retries of deferred mail, Postfix's backof
     unsigned lifetime_s = 432000;  // maximal_queue_lifetime (5 days): then it bounces
 };
 
+// What a bare LF in message text does, as Postfix 3.9's smtpd_forbid_bare_newline.
+enum class BareNewline {
+    Normalize,  // stored as a normal line end; only <CRLF>.<CRLF> ends DATA anyway
+    Reject,     // the message is refused with 550 5.5.2 and the client disconnected
+};
+
+struct Smtpd {
+    BareNewline bare_newline = BareNewline::Normalize;
+};
+
 struct Dns {
     std::vector<std::string> servers;  // "127.0.0.1:53" list; empty: /etc/resolv.conf
 };
@@ -73,6 +83,7 @@ struct Config {
     Limits limits;
     Queue queue;
     Dns dns;
+    Smtpd smtpd;
 };
 
 // source_name is used in error messages ("labmta.yaml:12: ...").

@@ -254,6 +254,21 @@ void apply_dns_servers(const Field& field, Dns& dns) {
     }
 }
 
+void apply_bare_newline(const Field& field, Smtpd& smtpd) {
+    const std::string value = field.scalar();
+    if (value == "normalize") {
+        smtpd.bare_newline = BareNewline::Normalize;
+    } else if (value == "reject") {
+        smtpd.bare_newline = BareNewline::Reject;
+    } else {
+        field.fail("expected 'normalize' or 'reject', got '" + value + "'");
+    }
+}
+
+constexpr KeyHandler<Smtpd> kSmtpdKeys[] = {
+    {"bare_newline", apply_bare_newline},
+};
+
 constexpr KeyHandler<Dns> kDnsKeys[] = {
     {"servers", apply_dns_servers},
 };
@@ -282,6 +297,7 @@ constexpr KeyHandler<Config> kTopKeys[] = {
     {"limits", [](const Field& f, Config& c) { apply_map<Limits>(f, kLimitKeys, c.limits); }},
     {"queue", [](const Field& f, Config& c) { apply_map<Queue>(f, kQueueKeys, c.queue); }},
     {"dns", [](const Field& f, Config& c) { apply_map<Dns>(f, kDnsKeys, c.dns); }},
+    {"smtpd", [](const Field& f, Config& c) { apply_map<Smtpd>(f, kSmtpdKeys, c.smtpd); }},
 };
 
 // Finds where the second YAML document starts, if there is one: the parse events are ignored

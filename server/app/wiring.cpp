@@ -20,6 +20,7 @@ protocol::SessionPolicy make_session_policy(const config::Config& config) {
     policy.local_domains = config.local_domains;
     policy.any_local_recipient = config.local_recipients == config::LocalRecipients::Any;
     policy.auth_enabled = !config.users.empty();
+    policy.reject_bare_newline = config.smtpd.bare_newline == config::BareNewline::Reject;
     for (const config::User& user : config.users) {
         policy.local_users.push_back(common::to_lower_ascii(user.name));
     }

@@ -38,6 +38,7 @@ bool DataReader::on_line(const common::Line& line) {
     at_line_start_ = ends_line;
     if (ends_line) {
         previous_line_crlf_ = line.ending == LineEnding::Crlf;
+        has_bare_newline_ = has_bare_newline_ || line.ending == LineEnding::BareLf;
     }
     return false;
 }

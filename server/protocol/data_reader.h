@@ -26,6 +26,8 @@ public:
     bool on_line(const common::Line& line);
 
     bool is_too_big() const { return too_big_; }
+    // Some line of the message ended in a bare LF (smtpd.bare_newline: reject refuses it).
+    bool has_bare_newline() const { return has_bare_newline_; }
     // Size as counted on the wire after unstuffing, with CRLF line ends.
     std::size_t size_bytes() const { return size_bytes_; }
     std::string take_message() { return std::move(message_); }
@@ -35,6 +37,7 @@ private:
     std::string message_;
     std::size_t size_bytes_ = 0;
     bool too_big_ = false;
+    bool has_bare_newline_ = false;
     bool at_line_start_ = true;
     bool previous_line_crlf_ = true;  // the DATA command itself counts as the line before
 };

@@ -52,6 +52,9 @@ std::string user_unknown(std::string_view recipient) {
                    recipient,
                    ">: Recipient address rejected: User unknown in local recipient table"});
 }
+std::string bare_newline(std::string_view host) {
+    return concat({"550 5.5.2 ", host, " Error: bare <LF> received"});
+}
 std::string command_too_long(std::string_view host) {
     return concat({"500 5.5.2 ", host, " Error: command too long"});
 }

@@ -293,11 +293,19 @@ void Session::handle_data_line(const common::Line& line) {
 void Session::finish_data() {
     state_ = State::Ready;
     const bool too_big = data_->is_too_big();
+    const bool bare_newline = data_->has_bare_newline();
     const std::size_t size = data_->size_bytes();
     std::string message = data_->take_message();
     data_.reset();
     Transaction transaction = std::move(*transaction_);
     transaction_.reset();
+    if (bare_newline && policy_.reject_bare_newline) {
+        // As Postfix's smtpd_forbid_bare_newline=reject: refuse, and hang up, because a client
+        // that ends lines with a bare LF may also disagree with us on where DATA ended.
+        count("data", false);
+        close_with(replies::bare_newline(policy_.hostname));
+        return;
+    }
     if (too_big) {
         count("data", false);
         reply(replies::kMessageTooBig);

@@ -23,6 +23,7 @@ struct SessionPolicy {
     std::vector<std::string> local_users;    // lower-cased
     bool auth_enabled = false;               // accounts exist: advertise and accept AUTH
     std::size_t max_hops = 50;               // Received: headers before a loop is assumed
+    bool reject_bare_newline = false;        // smtpd.bare_newline: reject
 };
 
 struct ClientInfo {

@@ -562,3 +562,13 @@ TEST_CASE("config: regression: a stray ',' where a document starts is an error, 
     CHECK(error_of("[a]\n,") != "(no error)");
     CHECK(error_of(",ostname: [a, b]\nlkmits: {message_size: ten}\n--)\nx: 1\n") != "(no error)");
 }
+
+TEST_CASE("config: smtpd.bare_newline is normalize or reject", "[config]") {
+    CHECK(parse("").smtpd.bare_newline == labmta::config::BareNewline::Normalize);
+    const Config config = parse("smtpd:\n  bare_newline: reject\n");
+    CHECK(config.smtpd.bare_newline == labmta::config::BareNewline::Reject);
+    CHECK(parse(labmta::config::to_yaml(config)).smtpd.bare_newline
+          == labmta::config::BareNewline::Reject);
+    CHECK_THROWS_WITH(parse("smtpd:\n  bare_newline: drop\n"),
+                      Catch::Contains(":2: smtpd.bare_newline: expected 'normalize' or 'reject'"));
+}

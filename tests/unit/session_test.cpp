@@ -632,3 +632,33 @@ TEST_CASE("session: regression: VRFY never echoes control characters", "[session
     CHECK(h.send(std::string("VRFY x\r\x01") + '\0' + "u\x7f") == "252 2.0.0 x???u?\r\n");
     CHECK(h.send("VRFY caf\xc3\xa9") == "252 2.0.0 caf\xc3\xa9\r\n");  // 8-bit text stays
 }
+
+TEST_CASE("session: smtpd.bare_newline reject refuses a message with a bare LF and hangs up",
+          "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.reject_bare_newline = true;
+    Harness h(policy);
+    h.begin_transaction();
+    h.session.on_line(Line{"Subject: bare", LineEnding::BareLf});
+    h.send("");
+    CHECK(h.send(".") == "550 5.5.2 profbox.domain.local Error: bare <LF> received\r\n");
+    CHECK(h.session.close_after_flush());
+    CHECK(h.sink.commits.empty());
+    // Commands with a bare LF stay accepted (telnet/netcat users), and CRLF mail goes through.
+    Harness ok(policy);
+    ok.session.on_line(Line{"EHLO netcat", LineEnding::BareLf});
+    CHECK(ok.session.take_output().rfind("250-profbox.domain.local\r\n", 0) == 0);
+    ok.begin_transaction();
+    ok.send("Subject: fine");
+    CHECK(ok.send(".") == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+}
+
+TEST_CASE("session: by default a bare LF in DATA is normalized", "[session]") {
+    Harness h;
+    h.begin_transaction();
+    h.session.on_line(Line{"Subject: bare", LineEnding::BareLf});
+    h.send("body");  // "." right after a bare LF would not end DATA
+    CHECK(h.send(".") == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].message == "Subject: bare\nbody\n");
+}
