@@ -14,7 +14,7 @@ struct Envelope {
     std::string protocol;                 // "SMTP" (HELO) or "ESMTP" (EHLO)
     std::string client_host;              // client's host name, "unknown" when not known
     std::string client_ip;
-    std::string auth_user;                // empty when the session did not authenticate
+    std::string auth_user;  // empty when the session did not authenticate
 };
 
 }  // namespace labmta::common

@@ -1,11 +1,11 @@
 // Queue IDs and Message-IDs. Pure given the injected Clock and Random.
 #pragma once
 
+#include "common/clock.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "common/clock.h"
 
 namespace labmta::common {
 

@@ -3,20 +3,20 @@
 // when the client sent none. Existing headers and the body are kept byte for byte. Pure.
 #pragma once
 
+#include "common/envelope.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "common/envelope.h"
 
 namespace labmta::spool {
 
 struct CleanupInput {
     const common::Envelope& envelope;
     std::string_view queue_id;
-    std::string_view hostname;         // our host name, for "by <host>"
-    std::int64_t arrival_us;           // for the Received: and Date: dates
-    std::string_view new_message_id;   // "<...@host>", used only when the message has none
+    std::string_view hostname;        // our host name, for "by <host>"
+    std::int64_t arrival_us;          // for the Received: and Date: dates
+    std::string_view new_message_id;  // "<...@host>", used only when the message has none
 };
 
 struct CleanupResult {

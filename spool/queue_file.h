@@ -16,13 +16,13 @@
 // Pure formatting and parsing here; the file operations are in spool.h.
 #pragma once
 
+#include "common/envelope.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "common/envelope.h"
 
 namespace labmta::spool {
 

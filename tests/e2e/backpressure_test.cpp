@@ -75,8 +75,8 @@ std::size_t flood_noops(int fd, std::size_t max_bytes, std::chrono::milliseconds
 
 TEST_CASE("e2e: a client that never reads its replies is not buffered for without limit",
           "[e2e][limits]") {
-    TestServer server(TestServerOptions{.config_yaml = make_config_yaml({{"timeout", "2"}}),
-                                        .spool_dir = ""});
+    TestServer server(
+        TestServerOptions{.config_yaml = make_config_yaml({{"timeout", "2"}}), .spool_dir = ""});
     const long before_kib = resident_kib(server.process().pid());
     REQUIRE(before_kib > 0);
     const int fd = connect_without_reading(server.port());
@@ -93,7 +93,8 @@ TEST_CASE("e2e: a client that never reads its replies is not buffered for withou
 
     // Without reading a byte, the client is dropped once the timeout has passed twice
     // (the 421, then the grace period for writing it).
-    CHECK_FALSE(wait_for_log_line(server.process(), "disconnect from unknown\\[127\\.0\\.0\\.1\\]",
+    CHECK_FALSE(wait_for_log_line(server.process(),
+                                  "disconnect from unknown\\[127\\.0\\.0\\.1\\]",
                                   std::chrono::seconds(15))
                     .empty());
     ::close(fd);
