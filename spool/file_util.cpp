@@ -157,6 +157,13 @@ std::error_code fsync_dir(const std::string& path) {
     return fd.close();
 }
 
+std::error_code sync_file_system(int fd) {
+    if (::syncfs(fd) != 0) {
+        return last_errno_error();
+    }
+    return {};
+}
+
 std::error_code make_dirs(const std::string& path, unsigned mode) {
     if (path.empty()) {
         return std::make_error_code(std::errc::no_such_file_or_directory);

@@ -55,6 +55,11 @@ std::error_code read_file(const std::string& path, std::string& out);
 // fsync(2) on a directory, so that a rename or unlink inside it survives a crash.
 std::error_code fsync_dir(const std::string& path);
 
+// syncfs(2): writes back everything dirty on the file system that holds fd and waits. One call
+// makes a whole group of new files durable at the cost of one journal commit, where an fsync
+// per file costs one commit each.
+std::error_code sync_file_system(int fd);
+
 // mkdir -p with this mode for each created component. Each directory it creates has its parent
 // fsynced, so the new path itself survives a crash. An existing non-directory is ENOTDIR.
 std::error_code make_dirs(const std::string& path, unsigned mode);

@@ -109,10 +109,9 @@ UniqueFd Spool::claim_tmp_file(common::QueueIdGenerator& ids,
 }
 
 // Three rounds over the group, so that its messages share the expensive steps: write every
-// tmp file; fsync them one after the other (the first fsync's journal commit carries the
-// others' metadata, so the rest are cheap); rename each into incoming/ and fsync incoming/
-// once for all. A request that fails at any step is unlinked and gets its own error; the
-// others are not affected, except by a failed directory fsync, which fails them all.
+// tmp file; make them all durable (one syncfs for a group, an fsync for a lone file); rename
+// each into incoming/ and fsync incoming/ once for all. A request that fails at any step is
+// unlinked and gets its own error; a failed sync or directory fsync fails them all.
 void Spool::commit_batch(std::vector<CommitRequest>& requests, common::QueueIdGenerator& ids) {
     struct Staged {
         CommitRequest* request;
@@ -152,25 +151,28 @@ void Spool::commit_batch(std::vector<CommitRequest>& requests, common::QueueIdGe
         }
         throw;
     }
-    for (Staged& item : staged) {
-        if (item.request == nullptr) {
-            continue;
-        }
-        std::error_code error;
-        if (::fsync(item.fd.get()) != 0) {
-            error = last_errno_error();
-        } else {
-            error = item.fd.close();
-        }
-        if (!error && ::rename(tmp_path(item.id).c_str(), queue_path(item.id).c_str()) != 0) {
-            error = last_errno_error();
-        }
-        if (error) {
-            fail(item, error);
+    const auto live = [](const Staged& item) { return item.request != nullptr; };
+    const auto live_count = std::count_if(staged.begin(), staged.end(), live);
+    if (live_count > 0) {
+        const auto first = std::find_if(staged.begin(), staged.end(), live);
+        const std::error_code sync_error =
+            live_count == 1
+                ? (::fsync(first->fd.get()) != 0 ? last_errno_error() : std::error_code{})
+                : sync_file_system(first->fd.get());
+        for (Staged& item : staged) {
+            if (item.request == nullptr) {
+                continue;
+            }
+            std::error_code error = sync_error ? sync_error : item.fd.close();
+            if (!error && ::rename(tmp_path(item.id).c_str(), queue_path(item.id).c_str()) != 0) {
+                error = last_errno_error();
+            }
+            if (error) {
+                fail(item, error);
+            }
         }
     }
-    const bool any_renamed = std::any_of(
-        staged.begin(), staged.end(), [](const Staged& item) { return item.request != nullptr; });
+    const bool any_renamed = std::any_of(staged.begin(), staged.end(), live);
     if (!any_renamed) {
         return;
     }
