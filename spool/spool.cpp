@@ -152,13 +152,14 @@ void Spool::commit_batch(std::vector<CommitRequest>& requests, common::QueueIdGe
         throw;
     }
     const auto live = [](const Staged& item) { return item.request != nullptr; };
-    const auto live_count = std::count_if(staged.begin(), staged.end(), live);
-    if (live_count > 0) {
-        const auto first = std::find_if(staged.begin(), staged.end(), live);
-        const std::error_code sync_error =
-            live_count == 1
-                ? (::fsync(first->fd.get()) != 0 ? last_errno_error() : std::error_code{})
-                : sync_file_system(first->fd.get());
+    if (std::any_of(staged.begin(), staged.end(), live)) {
+        std::vector<int> fds;
+        for (const Staged& item : staged) {
+            if (live(item)) {
+                fds.push_back(item.fd.get());
+            }
+        }
+        const std::error_code sync_error = sync_files(fds);
         for (Staged& item : staged) {
             if (item.request == nullptr) {
                 continue;
@@ -257,13 +258,29 @@ std::error_code Spool::mark_delivered(std::string_view queue_id, std::size_t rec
 }
 
 std::error_code Spool::remove(std::string_view queue_id) {
-    if (!common::is_valid_queue_id(queue_id)) {
-        return invalid_id_error();
+    return remove(std::vector<std::string>{std::string(queue_id)}).front();
+}
+
+std::vector<std::error_code> Spool::remove(const std::vector<std::string>& queue_ids) {
+    std::vector<std::error_code> errors(queue_ids.size());
+    bool any_removed = false;
+    for (std::size_t i = 0; i < queue_ids.size(); ++i) {
+        if (!common::is_valid_queue_id(queue_ids[i])) {
+            errors[i] = invalid_id_error();
+        } else if (::unlink(queue_path(queue_ids[i]).c_str()) != 0) {
+            errors[i] = last_errno_error();
+        } else {
+            any_removed = true;
+        }
     }
-    if (::unlink(queue_path(queue_id).c_str()) != 0) {
-        return last_errno_error();
+    if (any_removed) {
+        if (const std::error_code error = fsync_dir(root_ + "/incoming")) {
+            for (std::error_code& each : errors) {
+                each = each ? each : error;
+            }
+        }
     }
-    return fsync_dir(root_ + "/incoming");
+    return errors;
 }
 
 void Spool::lock_for_server() {

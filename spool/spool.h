@@ -60,6 +60,8 @@ public:
 
     // Removes a fully handled message from incoming/.
     std::error_code remove(std::string_view queue_id);
+    // The same for a group: each file unlinked, incoming/ fsynced once; one result each.
+    std::vector<std::error_code> remove(const std::vector<std::string>& queue_ids);
 
     // True while incoming/<ID> exists (`labmta delete` may remove it at any time).
     bool is_queued(std::string_view queue_id) const;
