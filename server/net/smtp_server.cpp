@@ -12,9 +12,13 @@ namespace labmta::net {
 SmtpServer::SmtpServer(uv_loop_t* loop,
                        const protocol::SessionPolicy& policy,
                        ServerLimits limits,
-                       protocol::MessageSink& sink,
+                       GroupCommitter& committer,
                        protocol::Authenticator& authenticator)
-    : loop_(loop), policy_(policy), limits_(limits), sink_(sink), authenticator_(authenticator) {}
+    : loop_(loop),
+      policy_(policy),
+      limits_(limits),
+      committer_(committer),
+      authenticator_(authenticator) {}
 
 SmtpServer::~SmtpServer() = default;
 
