@@ -301,21 +301,11 @@ std::error_code Spool::remove(std::string_view queue_id) {
 
 std::vector<std::error_code> Spool::remove(const std::vector<std::string>& queue_ids) {
     std::vector<std::error_code> errors(queue_ids.size());
-    bool any_removed = false;
     for (std::size_t i = 0; i < queue_ids.size(); ++i) {
         if (!common::is_valid_queue_id(queue_ids[i])) {
             errors[i] = invalid_id_error();
         } else if (::unlink(queue_path(queue_ids[i]).c_str()) != 0) {
             errors[i] = last_errno_error();
-        } else {
-            any_removed = true;
-        }
-    }
-    if (any_removed) {
-        if (const std::error_code error = fsync_dir(root_ + "/incoming")) {
-            for (std::error_code& each : errors) {
-                each = each ? each : error;
-            }
         }
     }
     return errors;

@@ -73,9 +73,10 @@ public:
     // Marks one recipient of a queued message delivered (in place, then fsync).
     std::error_code mark_delivered(std::string_view queue_id, std::size_t recipient_index);
 
-    // Removes a fully handled message from incoming/.
+    // Removes a fully handled message from incoming/. Not fsynced, as Postfix does not: if a
+    // crash loses the unlink, the message is delivered again (at least once), never lost.
     std::error_code remove(std::string_view queue_id);
-    // The same for a group: each file unlinked, incoming/ fsynced once; one result each.
+    // The same for a group; one result each.
     std::vector<std::error_code> remove(const std::vector<std::string>& queue_ids);
 
     // True while incoming/<ID> exists (`labmta delete` may remove it at any time).

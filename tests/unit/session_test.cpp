@@ -463,7 +463,7 @@ TEST_CASE("session: a late queue failure is 451 4.3.0", "[session]") {
     CHECK(h.send("MAIL FROM:<a@domain.local>") == "250 2.1.0 Ok\r\n");
 }
 
-TEST_CASE("session: a timeout while queueing closes; the late answer is logged, not sent",
+TEST_CASE("session: a timeout while queueing closes, the late answer is logged, not sent",
           "[session]") {
     Harness h;
     h.sink.defer = true;
