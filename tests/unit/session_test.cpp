@@ -372,6 +372,49 @@ TEST_CASE("session: unknown command and empty line", "[session]") {
     CHECK(h.send("") == "500 5.5.2 Error: bad syntax\r\n");
 }
 
+TEST_CASE("session: a NUL byte in a command is 500 5.5.2, not a shorter command", "[session]") {
+    Harness h;
+    using namespace std::string_literals;
+    // Cut at the NUL, this would be a valid "NOOP" or "HELO x".
+    CHECK(h.send("NOOP\0garbage"s) == "500 5.5.2 Error: bad syntax\r\n");
+    CHECK(h.send("HELO x\0.example"s) == "500 5.5.2 Error: bad syntax\r\n");
+    CHECK(h.send("\0"s) == "500 5.5.2 Error: bad syntax\r\n");
+    h.send("EHLO x");
+    CHECK(h.send("MAIL FROM:<a@domain.local>\0"s) == "500 5.5.2 Error: bad syntax\r\n");
+    // Nothing was accepted: there is still no transaction.
+    CHECK(h.send("RCPT TO:<student@domain.local>") == "503 5.5.1 Error: need MAIL command\r\n");
+}
+
+TEST_CASE("session: invalid UTF-8 in a command is 500 5.5.2 bad UTF-8 syntax", "[session]") {
+    Harness h;
+    h.send("EHLO x");
+    CHECK(h.send("NOOP \xff") == "500 5.5.2 Error: bad UTF-8 syntax\r\n");
+    CHECK(h.send("MAIL FROM:<caf\xe9@domain.local>")  // Latin-1, not UTF-8
+          == "500 5.5.2 Error: bad UTF-8 syntax\r\n");
+    CHECK(h.send("VRFY \xc0\xaf") == "500 5.5.2 Error: bad UTF-8 syntax\r\n");  // overlong '/'
+    CHECK(h.send("\x80HELO x") == "500 5.5.2 Error: bad UTF-8 syntax\r\n");
+    // Well-formed UTF-8 reaches the command handlers.
+    CHECK(h.send("VRFY caf\xc3\xa9") == "252 2.0.0 caf\xc3\xa9\r\n");
+    CHECK(h.send("NOOP \xe2\x82\xac") == "250 2.0.0 Ok\r\n");
+    // Like an empty line, a line refused before parsing is no command in the summary.
+    CHECK(h.session.command_summary() == "ehlo=1 vrfy=1 noop=1 commands=3");
+}
+
+TEST_CASE("session: message text may hold 8-bit bytes, invalid UTF-8 and NUL, kept as is",
+          "[session]") {
+    using namespace std::string_literals;
+    Harness h;
+    h.begin_transaction();
+    h.send("Subject: 8bit");
+    h.send("");
+    h.send("caf\xe9 \xff\xfe");
+    h.send("nul\0here"s);
+    CHECK(h.send(".") == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].message.find("caf\xe9 \xff\xfe") != std::string::npos);
+    CHECK(h.sink.commits[0].message.find("nul\0here"s) != std::string::npos);
+}
+
 TEST_CASE("session: QUIT is 221 and closes", "[session]") {
     Harness h;
     CHECK(h.send("QUIT") == "221 2.0.0 Bye\r\n");
@@ -629,7 +672,10 @@ TEST_CASE("session: regression: VRFY never echoes control characters", "[session
     // "252 2.0.0 x\r\x01": a bare CR inside a reply line, which a client may take as a line
     // end. Bytes the client sent are echoed with control characters made "?".
     Harness h;
-    CHECK(h.send(std::string("VRFY x\r\x01") + '\0' + "u\x7f") == "252 2.0.0 x???u?\r\n");
+    CHECK(h.send("VRFY x\r\x01\x1bu\x7f") == "252 2.0.0 x???u?\r\n");
+    // (A NUL no longer gets this far: the whole line is 500 5.5.2 bad syntax.)
+    CHECK(h.send(std::string("VRFY x\r\x01") + '\0' + "u\x7f")
+          == "500 5.5.2 Error: bad syntax\r\n");
     CHECK(h.send("VRFY caf\xc3\xa9") == "252 2.0.0 caf\xc3\xa9\r\n");  // 8-bit text stays
 }
 
