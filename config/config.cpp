@@ -93,6 +93,7 @@ void emit_limits(YAML::Emitter& out, const Limits& limits) {
     out << YAML::Key << "errors" << YAML::Value << limits.errors;
     out << YAML::Key << "connections" << YAML::Value << limits.connections;
     out << YAML::Key << "connections_per_client" << YAML::Value << limits.connections_per_client;
+    out << YAML::Key << "session_timeout" << YAML::Value << limits.session_timeout_s;
     out << YAML::EndMap;
 }
 

@@ -44,6 +44,10 @@ struct Limits {                            // Postfix defaults
     unsigned errors = 20;                  // smtpd_hard_error_limit
     unsigned connections = 1000;           // simultaneous sessions, all clients
     unsigned connections_per_client = 50;  // smtpd_client_connection_count_limit
+
+    // Abuse limits (no Postfix default to copy).
+    // The whole session, however active (YAML "session_timeout").
+    unsigned session_timeout_s = 3600;
 };
 
 struct Relay {

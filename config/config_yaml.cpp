@@ -228,6 +228,7 @@ constexpr KeyHandler<Limits> kLimitKeys[] = {
     {"errors", apply_limit<&Limits::errors>},
     {"connections", apply_limit<&Limits::connections>},
     {"connections_per_client", apply_limit<&Limits::connections_per_client>},
+    {"session_timeout", apply_limit<&Limits::session_timeout_s>},
 };
 
 template <auto Member>

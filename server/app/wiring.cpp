@@ -34,6 +34,7 @@ net::ServerLimits make_server_limits(const config::Config& config) {
     limits.timeout_s = config.limits.timeout_s;
     limits.connections = config.limits.connections;
     limits.connections_per_client = config.limits.connections_per_client;
+    limits.session_timeout_s = config.limits.session_timeout_s;
     return limits;
 }
 

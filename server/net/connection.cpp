@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace labmta::net {
@@ -66,6 +67,8 @@ void Connection::start() {
     client.ip = client_ip_;
     client.may_relay = server_.limits().relay_networks.contains(client_ip_);
     session_.emplace(server_.policy(), std::move(client), server_.sink(), server_.authenticator());
+    session_deadline_ms_ =
+        uv_now(server_.loop()) + std::uint64_t{server_.limits().session_timeout_s} * 1000;
     session_->start();
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
@@ -209,15 +212,29 @@ void Connection::on_timer(uv_timer_t* timer) {
         self->close();
         return;
     }
-    spdlog::info("timeout after {} from {}",
-                 self->session_->is_in_data() ? "DATA" : "command",
-                 self->client_label_);
+    if (uv_now(self->server_.loop()) >= self->session_deadline_ms_) {
+        spdlog::info("session timeout after {}s from {}",
+                     self->server_.limits().session_timeout_s,
+                     self->client_label_);
+    } else {
+        spdlog::info("timeout after {} from {}",
+                     self->session_->is_in_data() ? "DATA" : "command",
+                     self->client_label_);
+    }
     self->session_->on_timeout();
     self->after_session_step();
 }
 
+// One timer for both limits: limits.timeout of silence, and limits.session_timeout in all
+// (a client that sends a byte now and then still ends there). Once closing, the last reply
+// gets a whole limits.timeout to be written.
 void Connection::restart_idle_timer() {
-    const std::uint64_t timeout_ms = std::uint64_t{server_.limits().timeout_s} * 1000;
+    std::uint64_t timeout_ms = std::uint64_t{server_.limits().timeout_s} * 1000;
+    const std::uint64_t now_ms = uv_now(server_.loop());
+    if (!closing_) {
+        timeout_ms =
+            std::min(timeout_ms, session_deadline_ms_ > now_ms ? session_deadline_ms_ - now_ms : 0);
+    }
     uv_timer_start(&idle_timer_, &Connection::on_timer, timeout_ms, 0);
 }
 

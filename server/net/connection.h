@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -61,6 +62,9 @@ private:
     bool closing_ = false;
     bool shutdown_pending_ = false;
     bool reading_paused_ = false;  // back-pressure: too many replies not yet written
+
+    // Abuse limits (issue 4).
+    std::uint64_t session_deadline_ms_ = 0;  // uv_now() when limits.session_timeout ends it
 };
 
 }  // namespace labmta::net

@@ -28,6 +28,7 @@ struct ServerLimits {
     unsigned timeout_s = 300;
     unsigned connections = 1000;
     unsigned connections_per_client = 50;
+    unsigned session_timeout_s = 3600;  // whole session, however active
 };
 
 class SmtpServer {

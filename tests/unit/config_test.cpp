@@ -75,6 +75,7 @@ void check_same(const Config& a, const Config& b) {
     CHECK(a.limits.errors == b.limits.errors);
     CHECK(a.limits.connections == b.limits.connections);
     CHECK(a.limits.connections_per_client == b.limits.connections_per_client);
+    CHECK(a.limits.session_timeout_s == b.limits.session_timeout_s);
     CHECK(a.queue.retry_s == b.queue.retry_s);
     CHECK(a.queue.max_retry_s == b.queue.max_retry_s);
     CHECK(a.queue.lifetime_s == b.queue.lifetime_s);
@@ -99,6 +100,7 @@ void check_defaults(const Config& config) {
     CHECK(config.limits.errors == 20);
     CHECK(config.limits.connections == 1000);
     CHECK(config.limits.connections_per_client == 50);
+    CHECK(config.limits.session_timeout_s == 3600);
 }
 
 constexpr std::string_view kFullYaml = R"(# every key, none at its default
@@ -456,6 +458,7 @@ TEST_CASE("config: load_config reads the shipped labmta.yaml", "[config]") {
     CHECK(config.limits.errors == 20);
     CHECK(config.limits.connections == 1000);
     CHECK(config.limits.connections_per_client == 50);
+    CHECK(config.limits.session_timeout_s == 3600);
 }
 
 TEST_CASE("config: load_config names the path when the file is unreadable", "[config]") {
@@ -561,6 +564,16 @@ TEST_CASE("config: regression: a stray ',' where a document starts is an error, 
     CHECK(error_of("hostname: a.example\n,\n") != "(no error)");
     CHECK(error_of("[a]\n,") != "(no error)");
     CHECK(error_of(",ostname: [a, b]\nlkmits: {message_size: ten}\n--)\nx: 1\n") != "(no error)");
+}
+
+TEST_CASE("config: limits.session_timeout", "[config]") {
+    const Config config = parse("limits:\n  session_timeout: 900\n");
+    CHECK(config.limits.session_timeout_s == 900);
+    check_same(parse(labmta::config::to_yaml(config)), config);
+    CHECK(error_of("limits:\n  session_timeout: -1\n")
+          == "t.yaml:2: limits.session_timeout: expected a positive integer, got '-1'");
+    CHECK(error_of("limits:\n  session_timeout: 0\n")
+          == "t.yaml:2: limits.session_timeout: expected a positive integer, got '0'");
 }
 
 TEST_CASE("config: smtpd.bare_newline is normalize or reject", "[config]") {
