@@ -220,6 +220,14 @@ void apply_limit(const Field& field, Limits& limits) {
     limits.*Member = static_cast<Value>(parse_count(field.scalar(), Min, max, field.what()));
 }
 
+// At most a minute: a longer delay only ties up the connection.
+constexpr std::uint64_t kMaxAuthFailureDelayMs = 60000;
+
+void apply_auth_failure_delay(const Field& field, Limits& limits) {
+    limits.auth_failure_delay_ms = static_cast<unsigned>(
+        parse_seconds_ms(field.scalar(), kMaxAuthFailureDelayMs, field.what()));
+}
+
 constexpr KeyHandler<Limits> kLimitKeys[] = {
     {"message_size", apply_limit<&Limits::message_size>},
     {"recipients", apply_limit<&Limits::recipients>},
@@ -229,6 +237,10 @@ constexpr KeyHandler<Limits> kLimitKeys[] = {
     {"connections", apply_limit<&Limits::connections>},
     {"connections_per_client", apply_limit<&Limits::connections_per_client>},
     {"session_timeout", apply_limit<&Limits::session_timeout_s>},
+    {"auth_failure_delay", apply_auth_failure_delay},
+    {"auth_failures", apply_limit<&Limits::auth_failures>},
+    {"auth_failures_per_client", apply_limit<&Limits::auth_failures_per_client>},
+    {"auth_block_time", apply_limit<&Limits::auth_block_time_s>},
 };
 
 template <auto Member>

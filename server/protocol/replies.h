@@ -75,5 +75,7 @@ std::string timeout_exceeded(std::string_view host);       // 421 4.4.2 <host> E
 std::string shutting_down(std::string_view host);          // 421 4.3.2 <host> Service ...
 std::string too_many_connections(std::string_view host);   // 421 4.7.0 <host> Error: ...
 std::string too_many_connections_from(std::string_view host, std::string_view ip);
+// 421 4.7.0 <host> Error: too many AUTH failures
+std::string too_many_auth_failures(std::string_view host);
 
 }  // namespace labmta::protocol::replies

@@ -24,6 +24,7 @@ struct SessionPolicy {
     bool auth_enabled = false;               // accounts exist: advertise and accept AUTH
     std::size_t max_hops = 50;               // Received: headers before a loop is assumed
     bool reject_bare_newline = false;        // smtpd.bare_newline: reject
+    unsigned max_auth_failures = 3;          // limits.auth_failures: 535s before 421
 };
 
 struct ClientInfo {
@@ -62,6 +63,7 @@ struct SessionEvent {
         Authenticated,  // sasl_method, sasl_username
         AuthFailed,     // sasl_method, reply
         TooManyErrors,
+        TooManyAuthFailures,  // limits.auth_failures in this session, or the client is blocked
         Timeout,
     };
     Kind kind = Kind::Rejected;

@@ -1,4 +1,5 @@
-// Abuse over real sockets (issue 4): NUL and invalid UTF-8 in commands, and a slow-drip client
+// Abuse over real sockets (issue 4): password guessing (delay, per-session and per-IP limits),
+// NUL and invalid UTF-8 in commands, and a slow-drip client
 // against the total session timeout. Each test performs the attack, checks the exact replies,
 // and ends by showing that a fresh normal message still goes through.
 #include "tests/e2e/harness.h"
@@ -14,6 +15,12 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
+constexpr std::string_view kWrongPlain64 = "AHN0dWRlbnQAd3JvbmctcGFzc3dvcmQ=";  // bad password
+constexpr std::string_view kPlain64 = "AHN0dWRlbnQAaGVzc292cyE=";  // "\0student\0hessovs!"
+constexpr std::string_view kAuthFailed =
+    "535 5.7.8 Error: authentication failed: authentication failure";
+constexpr std::string_view kTooManyAuthFailures =
+    "421 4.7.0 profbox.domain.local Error: too many AUTH failures";
 constexpr std::string_view kTimeoutExceeded =
     "421 4.4.2 profbox.domain.local Error: timeout exceeded";
 
@@ -35,6 +42,104 @@ milliseconds since(Clock::time_point start) {
 }
 
 }  // namespace
+
+TEST_CASE("e2e abuse: each 535 waits auth_failure_delay, and so does what was pipelined after it",
+          "[e2e][abuse]") {
+    TestServer server(options_with({{"auth_failure_delay", "0.3"}, {"auth_failures", "5"}}));
+    SmtpClient client = ehlo_client(server);
+
+    auto start = Clock::now();
+    CHECK(client.ask("AUTH PLAIN " + std::string(kWrongPlain64)) == kAuthFailed);
+    CHECK(since(start) >= milliseconds(280));
+
+    // A guesser that pipelines two tries gets no second answer before a second delay.
+    start = Clock::now();
+    client.send("AUTH PLAIN " + std::string(kWrongPlain64) + "\r\nAUTH PLAIN "
+                + std::string(kWrongPlain64) + "\r\nNOOP\r\n");
+    CHECK(client.read_line() == kAuthFailed);
+    CHECK(client.read_line() == kAuthFailed);
+    CHECK(since(start) >= milliseconds(580));
+    CHECK(client.read_line() == "250 2.0.0 Ok");
+
+    // The right password still works in the same session, without a delay.
+    start = Clock::now();
+    CHECK(client.ask("AUTH PLAIN " + std::string(kPlain64))
+          == "235 2.7.0 Authentication successful");
+    CHECK(since(start) < milliseconds(280));
+    CHECK(client.ask("QUIT") == "221 2.0.0 Bye");
+    check_fresh_message_delivered(server);
+}
+
+TEST_CASE("e2e abuse: after limits.auth_failures 535s the session gets 421 4.7.0 and is closed",
+          "[e2e][abuse]") {
+    TestServer server(options_with({{"auth_failure_delay", "0"}, {"auth_failures", "3"}}));
+    SmtpClient client = ehlo_client(server);
+    CHECK(client.ask("AUTH PLAIN " + std::string(kWrongPlain64)) == kAuthFailed);
+    CHECK(client.ask("AUTH LOGIN") == "334 VXNlcm5hbWU6");
+    CHECK(client.ask("c3R1ZGVudA==") == "334 UGFzc3dvcmQ6");
+    CHECK(client.ask("d3Jvbmc=") == kAuthFailed);
+    // "*" and bad base64 are syntax errors (501), not password guesses: not counted here.
+    CHECK(client.ask("AUTH LOGIN") == "334 VXNlcm5hbWU6");
+    CHECK(client.ask("*") == "501 5.7.0 Authentication aborted");
+    CHECK(client.ask("AUTH PLAIN " + std::string(kWrongPlain64)) == kAuthFailed);
+    CHECK(client.read_line() == kTooManyAuthFailures);
+    CHECK(client.read_until_closed().empty());
+    CHECK_FALSE(
+        wait_for_log_line(server.process(), "too many AUTH failures from unknown\\[127").empty());
+    check_fresh_message_delivered(server);
+}
+
+TEST_CASE(
+    "e2e abuse: an IP over auth_failures_per_client is refused at connect until the "
+    "block expires",
+    "[e2e][abuse]") {
+    TestServer server(options_with({{"auth_failure_delay", "0"},
+                                    {"auth_failures", "3"},
+                                    {"auth_failures_per_client", "4"},
+                                    {"auth_block_time", "2"}}));
+    SmtpClient already_open = ehlo_client(server);  // opened before the block
+
+    SmtpClient first = ehlo_client(server);
+    for (int i = 0; i < 2; ++i) {
+        CHECK(first.ask("AUTH PLAIN " + std::string(kWrongPlain64)) == kAuthFailed);
+    }
+    CHECK(first.ask("AUTH PLAIN " + std::string(kWrongPlain64)) == kAuthFailed);
+    CHECK(first.read_line() == kTooManyAuthFailures);  // this session's limit
+    CHECK(first.read_until_closed().empty());
+
+    // The 4th failure from this IP, in a new session: blocked after the 535.
+    const auto blocked_at = Clock::now();
+    SmtpClient second = ehlo_client(server);
+    CHECK(second.ask("AUTH PLAIN " + std::string(kWrongPlain64)) == kAuthFailed);
+    CHECK(second.read_line() == kTooManyAuthFailures);
+    CHECK(second.read_until_closed().empty());
+    CHECK_FALSE(wait_for_log_line(server.process(),
+                                  "127\\.0\\.0\\.1: too many AUTH failures, "
+                                  "blocked for 2s")
+                    .empty());
+
+    // New connections get the 421 instead of the 220.
+    SmtpClient refused = server.connect();
+    CHECK(refused.read_until_closed() == std::string(kTooManyAuthFailures) + "\r\n");
+
+    // A session opened before the block is closed at its next failure.
+    CHECK(already_open.ask("AUTH PLAIN " + std::string(kWrongPlain64)) == kAuthFailed);
+    CHECK(already_open.read_line() == kTooManyAuthFailures);
+    CHECK(already_open.read_until_closed().empty());
+
+    // The block ends auth_block_time after the last failure: then the greeting is back.
+    std::string greeting;
+    const bool unblocked = wait_until(
+        [&] {
+            SmtpClient probe = server.connect();
+            greeting = probe.read_line();
+            return greeting == kGreeting;
+        },
+        milliseconds(8000));
+    CHECK(unblocked);
+    CHECK(since(blocked_at) >= milliseconds(1900));
+    check_fresh_message_delivered(server);
+}
 
 TEST_CASE(
     "e2e abuse: NUL bytes and invalid UTF-8 in commands are 500 5.5.2; message text "

@@ -584,6 +584,71 @@ TEST_CASE("session: AUTH with bad base64", "[session][auth]") {
     CHECK(h.send("AUTH PLAIN %%%") == "501 5.5.2 Invalid base64 data in initial response\r\n");
 }
 
+TEST_CASE("session: auth_failures counts 535s only, not aborts or bad base64", "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    CHECK(h.session.auth_failures() == 0);
+    h.send("AUTH LOGIN");
+    h.send("*");
+    h.send("AUTH PLAIN %%%");
+    CHECK(h.session.auth_failures() == 0);
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=")  // student / wrong
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n");
+    CHECK(h.session.auth_failures() == 1);
+    h.send("AUTH PLAIN Zm9v");  // "foo": not user NUL password, also a 535
+    CHECK(h.session.auth_failures() == 2);
+    CHECK_FALSE(h.session.close_after_flush());
+}
+
+TEST_CASE("session: limits.auth_failures 535s end the session with 421 4.7.0", "[session][auth]") {
+    SessionPolicy policy = lab_policy();
+    policy.max_auth_failures = 2;
+    Harness h(policy);
+    h.send("EHLO x");
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=")
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n");
+    h.session.take_events();
+    h.send("AUTH LOGIN");
+    h.send("c3R1ZGVudA==");
+    CHECK(h.send("d3Jvbmc=")
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n"
+             "421 4.7.0 profbox.domain.local Error: too many AUTH failures\r\n");
+    CHECK(h.session.close_after_flush());
+    const std::vector<SessionEvent> events = h.session.take_events();
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].kind == SessionEvent::Kind::AuthFailed);
+    CHECK(events[1].kind == SessionEvent::Kind::TooManyAuthFailures);
+    // The right password is not even tried any more.
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAaGVzc292cyE=").empty());
+}
+
+TEST_CASE("session: the error limit reached by a 535 gives one 421, too many errors",
+          "[session][auth]") {
+    SessionPolicy policy = lab_policy();
+    policy.max_errors = 2;
+    policy.max_auth_failures = 2;
+    Harness h(policy);
+    h.send("EHLO x");
+    h.send("AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=");
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=")
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n"
+             "421 4.7.0 profbox.domain.local Error: too many errors\r\n");
+    CHECK(h.session.close_after_flush());
+}
+
+TEST_CASE("session: on_auth_blocked is 421 4.7.0 too many AUTH failures and close",
+          "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    h.session.on_auth_blocked();
+    CHECK(h.session.take_output()
+          == "421 4.7.0 profbox.domain.local Error: too many AUTH failures\r\n");
+    CHECK(h.session.close_after_flush());
+    h.session.on_auth_blocked();
+    h.session.on_timeout();
+    CHECK(h.session.take_output().empty());
+}
+
 TEST_CASE("session: AUTH ordering and mechanism errors", "[session][auth]") {
     Harness h;
     CHECK(h.send("AUTH LOGIN") == "503 5.5.1 Error: send HELO/EHLO first\r\n");
