@@ -170,6 +170,7 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "smtpd" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "bare_newline" << YAML::Value
         << (config.smtpd.bare_newline == BareNewline::Reject ? "reject" : "normalize");
+    out << YAML::Key << "greet_pause" << YAML::Value << config.smtpd.greet_pause_ms;
     out << YAML::EndMap;
     out << YAML::Key << "dns" << YAML::Value << YAML::BeginMap;
     emit_list(out, "servers", config.dns.servers);

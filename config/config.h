@@ -76,6 +76,7 @@ enum class BareNewline {
 
 struct Smtpd {
     BareNewline bare_newline = BareNewline::Normalize;
+    unsigned greet_pause_ms = 0;  // wait before the 220; talking meanwhile: 554, close. 0: off
 };
 
 struct Dns {

@@ -222,6 +222,9 @@ void apply_limit(const Field& field, Limits& limits) {
 
 // At most a minute: a longer delay only ties up the connection.
 constexpr std::uint64_t kMaxAuthFailureDelayMs = 60000;
+// At most five minutes: the greeting must come well within the client's 5-minute timeout
+// (RFC 5321 4.5.3.2.1).
+constexpr std::uint64_t kMaxGreetPauseMs = 300000;
 
 void apply_auth_failure_delay(const Field& field, Limits& limits) {
     limits.auth_failure_delay_ms = static_cast<unsigned>(
@@ -278,8 +281,14 @@ void apply_bare_newline(const Field& field, Smtpd& smtpd) {
     }
 }
 
+void apply_greet_pause(const Field& field, Smtpd& smtpd) {
+    smtpd.greet_pause_ms =
+        static_cast<unsigned>(parse_count_or_zero(field.scalar(), kMaxGreetPauseMs, field.what()));
+}
+
 constexpr KeyHandler<Smtpd> kSmtpdKeys[] = {
     {"bare_newline", apply_bare_newline},
+    {"greet_pause", apply_greet_pause},
 };
 
 constexpr KeyHandler<Dns> kDnsKeys[] = {

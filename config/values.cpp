@@ -263,6 +263,14 @@ std::uint64_t parse_count(std::string_view text,
     return *value;
 }
 
+std::uint64_t parse_count_or_zero(std::string_view text, std::uint64_t max, std::string_view what) {
+    const auto value = parse_decimal(text, max);
+    if (!value) {
+        fail(what, "expected an integer from 0 to " + std::to_string(max), text);
+    }
+    return *value;
+}
+
 std::uint64_t parse_seconds_ms(std::string_view text, std::uint64_t max_ms, std::string_view what) {
     constexpr std::string_view kProblem = "expected seconds like 1 or 0.25 (at most 3 decimals)";
     const std::size_t dot = text.find('.');

@@ -39,6 +39,7 @@ net::ServerLimits make_server_limits(const config::Config& config) {
     limits.auth_failure_delay_ms = config.limits.auth_failure_delay_ms;
     limits.auth_failures_per_client = config.limits.auth_failures_per_client;
     limits.auth_block_time_s = config.limits.auth_block_time_s;
+    limits.greet_pause_ms = config.smtpd.greet_pause_ms;
     return limits;
 }
 

@@ -6,6 +6,7 @@
 #include "server/net/smtp_server.h"
 #include "server/net/stream_write.h"
 #include "server/net/uv_error.h"
+#include "server/protocol/replies.h"
 
 #include <spdlog/spdlog.h>
 
@@ -71,10 +72,29 @@ void Connection::start() {
     session_.emplace(server_.policy(), std::move(client), server_.sink(), server_.authenticator());
     session_deadline_ms_ =
         uv_now(server_.loop()) + std::uint64_t{server_.limits().session_timeout_s} * 1000;
-    session_->start();
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
     restart_idle_timer();
+    if (server_.limits().greet_pause_ms > 0) {
+        // As Postfix postscreen's pregreet test: a client that talks before the 220 is a
+        // spambot that does not wait for replies. Judged when the pause ends.
+        greeting_pending_ = true;
+        uv_timer_start(
+            &delay_timer_, &Connection::on_delay_timer, server_.limits().greet_pause_ms, 0);
+        return;
+    }
+    session_->start();
+    after_session_step();
+}
+
+void Connection::finish_greet_pause() {
+    greeting_pending_ = false;
+    if (pregreet_bytes_ > 0) {
+        spdlog::warn("PREGREET {} bytes from {}", pregreet_bytes_, client_label_);
+        refuse(protocol::replies::kProtocolSynchronization);
+        return;
+    }
+    session_->start();
     after_session_step();
 }
 
@@ -118,6 +138,12 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
         return;
     }
     if (nread == 0 || self->closing_) {
+        return;
+    }
+    if (self->greeting_pending_) {
+        // Whatever it is, it came before the greeting: nothing more needs reading.
+        self->pregreet_bytes_ += static_cast<std::size_t>(nread);
+        uv_read_stop(stream);
         return;
     }
     self->restart_idle_timer();
@@ -292,7 +318,11 @@ void Connection::on_delay_timer(uv_timer_t* timer) {
     if (!self->session_ || self->closing_) {
         return;
     }
-    self->release_held_reply();
+    if (self->greeting_pending_) {
+        self->finish_greet_pause();
+    } else {
+        self->release_held_reply();
+    }
 }
 
 void Connection::close() {

@@ -1,5 +1,5 @@
-// One client connection: owns its uv_tcp_t, its idle timer, a delay timer (AUTH failure
-// delay), the line framer and the Session.
+// One client connection: owns its uv_tcp_t, its idle timer, a delay timer (greet pause, AUTH
+// failure delay), the line framer and the Session.
 // It only moves bytes: read -> framer -> session -> write. It is freed by SmtpServer from
 // the close callback of its last handle, never earlier, and it closes the socket only after
 // the write callback of the last reply (221/421) has run.
@@ -52,6 +52,7 @@ private:
     void close();
     void log_events();
     void restart_idle_timer();
+    void finish_greet_pause();
     bool hold_auth_failure_reply();
     void release_held_reply();
 
@@ -70,6 +71,8 @@ private:
     bool reading_paused_ = false;  // back-pressure: too many replies not yet written
 
     // Abuse limits (issue 4).
+    bool greeting_pending_ = false;          // smtpd.greet_pause: the 220 is not sent yet
+    std::size_t pregreet_bytes_ = 0;         // received during the greet pause
     bool holding_reply_ = false;             // a failed AUTH's reply waits for delay_timer_
     unsigned auth_failures_seen_ = 0;        // session_->auth_failures() delayed and counted
     std::uint64_t session_deadline_ms_ = 0;  // uv_now() when limits.session_timeout ends it

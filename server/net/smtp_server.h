@@ -33,6 +33,7 @@ struct ServerLimits {
     unsigned auth_failure_delay_ms = 1000;   // before each 535 (smtpd_error_sleep_time)
     unsigned auth_failures_per_client = 10;  // within auth_block_time_s: then blocked
     unsigned auth_block_time_s = 600;
+    unsigned greet_pause_ms = 0;  // 0: greet at once
 };
 
 class SmtpServer {

@@ -18,6 +18,9 @@ inline constexpr std::string_view kHelp =
 inline constexpr std::string_view kNotRecognized = "500 5.5.2 Error: command not recognized";
 inline constexpr std::string_view kBadSyntax = "500 5.5.2 Error: bad syntax";
 inline constexpr std::string_view kBadUtf8 = "500 5.5.2 Error: bad UTF-8 syntax";
+// Sent by net/ when a client talks before the greeting (smtpd.greet_pause).
+inline constexpr std::string_view kProtocolSynchronization =
+    "554 5.5.0 Error: SMTP protocol synchronization";
 inline constexpr std::string_view kHeloSyntax = "501 5.5.4 Syntax: HELO hostname";
 inline constexpr std::string_view kEhloSyntax = "501 5.5.4 Syntax: EHLO hostname";
 inline constexpr std::string_view kMailSyntax = "501 5.5.4 Syntax: MAIL FROM:<address>";

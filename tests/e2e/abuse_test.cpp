@@ -1,5 +1,5 @@
 // Abuse over real sockets (issue 4): password guessing (delay, per-session and per-IP limits),
-// NUL and invalid UTF-8 in commands, and a slow-drip client
+// talking before the greeting, NUL and invalid UTF-8 in commands, and a slow-drip client
 // against the total session timeout. Each test performs the attack, checks the exact replies,
 // and ends by showing that a fresh normal message still goes through.
 #include "tests/e2e/harness.h"
@@ -138,6 +138,26 @@ TEST_CASE(
         milliseconds(8000));
     CHECK(unblocked);
     CHECK(since(blocked_at) >= milliseconds(1900));
+    check_fresh_message_delivered(server);
+}
+
+TEST_CASE(
+    "e2e abuse: a client that talks before the greet_pause ends gets 554 5.5.0 and is "
+    "closed",
+    "[e2e][abuse]") {
+    TestServer server(options_with({}, "smtpd:\n  greet_pause: 500\n"));
+    SmtpClient early = server.connect();
+    early.send("EHLO spambot.example\r\nMAIL FROM:<spam@example.com>\r\n");
+    CHECK(early.read_until_closed() == "554 5.5.0 Error: SMTP protocol synchronization\r\n");
+    CHECK_FALSE(
+        wait_for_log_line(server.process(), "PREGREET \\d+ bytes from unknown\\[127").empty());
+
+    // A client that waits gets the 220 after the pause; the fresh message check is one too.
+    const auto start = Clock::now();
+    SmtpClient patient = server.connect();
+    CHECK(patient.read_greeting() == kGreeting);
+    CHECK(since(start) >= milliseconds(450));
+    CHECK(patient.ask("QUIT") == "221 2.0.0 Bye");
     check_fresh_message_delivered(server);
 }
 

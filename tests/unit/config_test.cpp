@@ -80,6 +80,7 @@ void check_same(const Config& a, const Config& b) {
     CHECK(a.limits.auth_failures == b.limits.auth_failures);
     CHECK(a.limits.auth_failures_per_client == b.limits.auth_failures_per_client);
     CHECK(a.limits.auth_block_time_s == b.limits.auth_block_time_s);
+    CHECK(a.smtpd.greet_pause_ms == b.smtpd.greet_pause_ms);
     CHECK(a.queue.retry_s == b.queue.retry_s);
     CHECK(a.queue.max_retry_s == b.queue.max_retry_s);
     CHECK(a.queue.lifetime_s == b.queue.lifetime_s);
@@ -109,6 +110,7 @@ void check_defaults(const Config& config) {
     CHECK(config.limits.auth_failures == 3);
     CHECK(config.limits.auth_failures_per_client == 10);
     CHECK(config.limits.auth_block_time_s == 600);
+    CHECK(config.smtpd.greet_pause_ms == 0);
 }
 
 constexpr std::string_view kFullYaml = R"(# every key, none at its default
@@ -471,6 +473,7 @@ TEST_CASE("config: load_config reads the shipped labmta.yaml", "[config]") {
     CHECK(config.limits.auth_failures == 3);
     CHECK(config.limits.auth_failures_per_client == 10);
     CHECK(config.limits.auth_block_time_s == 600);
+    CHECK(config.smtpd.greet_pause_ms == 0);
 }
 
 TEST_CASE("config: load_config names the path when the file is unreadable", "[config]") {
@@ -578,17 +581,18 @@ TEST_CASE("config: regression: a stray ',' where a document starts is an error, 
     CHECK(error_of(",ostname: [a, b]\nlkmits: {message_size: ten}\n--)\nx: 1\n") != "(no error)");
 }
 
-TEST_CASE("config: AUTH failure limits and session_timeout", "[config]") {
+TEST_CASE("config: AUTH failure limits, session_timeout and smtpd.greet_pause", "[config]") {
     const Config config = parse(
         "limits:\n  session_timeout: 900\n  auth_failure_delay: 0.25\n  auth_failures: 5\n"
-        "  auth_failures_per_client: 20\n  auth_block_time: 60\n");
+        "  auth_failures_per_client: 20\n  auth_block_time: 60\nsmtpd:\n  greet_pause: 1500\n");
     CHECK(config.limits.session_timeout_s == 900);
     CHECK(config.limits.auth_failure_delay_ms == 250);
     CHECK(config.limits.auth_failures == 5);
     CHECK(config.limits.auth_failures_per_client == 20);
     CHECK(config.limits.auth_block_time_s == 60);
+    CHECK(config.smtpd.greet_pause_ms == 1500);
     check_same(parse(labmta::config::to_yaml(config)), config);
-    // Seconds with up to three decimals; 0 turns the delay off.
+    // Seconds with up to three decimals; 0 turns the delay (and the greet pause) off.
     const auto delay_of = [](std::string_view value) {
         return parse("limits:\n  auth_failure_delay: " + std::string(value) + "\n")
             .limits.auth_failure_delay_ms;
@@ -598,6 +602,7 @@ TEST_CASE("config: AUTH failure limits and session_timeout", "[config]") {
     CHECK(delay_of("0.1") == 100);
     CHECK(delay_of("1.005") == 1005);
     CHECK(delay_of("60") == 60000);
+    CHECK(parse("smtpd:\n  greet_pause: 0\n").smtpd.greet_pause_ms == 0);
     CHECK(parse(labmta::config::to_yaml(parse("limits: {auth_failure_delay: 1.5}\n")))
               .limits.auth_failure_delay_ms
           == 1500);
@@ -616,6 +621,10 @@ TEST_CASE("config: AUTH failure limits and session_timeout", "[config]") {
           == "t.yaml:2: limits.auth_failures: expected a positive integer, got '0'");
     CHECK(error_of("limits:\n  session_timeout: -1\n")
           == "t.yaml:2: limits.session_timeout: expected a positive integer, got '-1'");
+    CHECK(error_of("smtpd:\n  greet_pause: 1.5\n")
+          == "t.yaml:2: smtpd.greet_pause: expected an integer from 0 to 300000, got '1.5'");
+    CHECK(error_of("smtpd:\n  greet_pause: 300001\n")
+          == "t.yaml:2: smtpd.greet_pause: expected an integer from 0 to 300000, got '300001'");
 }
 
 TEST_CASE("config: smtpd.bare_newline is normalize or reject", "[config]") {
