@@ -1,16 +1,18 @@
-// Connects the pure modules to the real world: the spool as the session's MessageSink, and
+// Connects the pure modules to the real world: the spool behind the session's MessageSink, and
 // the config turned into the policies and limits the other modules take.
 #pragma once
 
 #include "common/clock.h"
 #include "common/ids.h"
 #include "config/config.h"
+#include "server/net/group_commit.h"
 #include "server/net/queue_manager.h"
 #include "server/net/smtp_server.h"
 #include "server/protocol/session_types.h"
 #include "spool/spool.h"
 
 #include <string>
+#include <vector>
 
 namespace labmta::app {
 
@@ -19,24 +21,20 @@ net::ServerLimits make_server_limits(const config::Config& config);
 net::QueueSettings make_queue_settings(const config::Config& config);
 net::RelaySettings make_relay_settings(const config::Config& config);
 
-// Cleans up each accepted message (Received:, Date:, Message-ID:), commits it durably to the
-// spool, and tells the queue manager. Runs on the event loop.
-class SpoolSink final : public protocol::MessageSink {
+// Writes a group of accepted messages into the spool (net::GroupCommitter's WriteGroup):
+// each is cleaned up (Received:, Date:, Message-ID:) and the group committed durably. Runs on
+// a thread-pool thread, one group at a time; so it owns its ID generator and randomness.
+class SpoolWriter {
 public:
-    SpoolSink(spool::Spool& spool,
-              net::QueueManager& queue,
-              std::string hostname,
-              const common::Clock& clock,
-              common::Random& random);
+    SpoolWriter(spool::Spool& spool, std::string hostname, const common::Clock& clock);
 
-    protocol::QueueResult commit(const common::Envelope& envelope, std::string message) override;
+    void write_group(std::vector<net::QueueRequest>& group);
 
 private:
     spool::Spool& spool_;
-    net::QueueManager& queue_;
     std::string hostname_;
     const common::Clock& clock_;
-    common::Random& random_;
+    common::SystemRandom random_;
     common::QueueIdGenerator ids_;
 };
 

@@ -69,7 +69,10 @@ void Connection::start() {
     protocol::ClientInfo client;
     client.ip = client_ip_;
     client.may_relay = server_.limits().relay_networks.contains(client_ip_);
-    session_.emplace(server_.policy(), std::move(client), server_.sink(), server_.authenticator());
+    session_.emplace(server_.policy(),
+                     std::move(client),
+                     static_cast<protocol::MessageSink&>(*this),
+                     server_.authenticator());
     session_deadline_ms_ =
         uv_now(server_.loop()) + std::uint64_t{server_.limits().session_timeout_s} * 1000;
     uv_read_start(
@@ -113,8 +116,8 @@ void Connection::shutdown() {
     if (!session_ || closing_) {
         return;
     }
-    if (session_->is_in_data()) {
-        shutdown_pending_ = true;  // answered once the message has been received
+    if (session_->is_in_data() || session_->is_queueing()) {
+        shutdown_pending_ = true;  // answered once the message has been received and queued
         return;
     }
     session_->on_shutdown();
@@ -163,8 +166,11 @@ void Connection::process_lines() {
     }
     // Stop at a full batch of replies: the rest of the buffered lines wait for on_write, so a
     // client that pipelines without reading cannot make us queue replies without limit.
+    // While a message is being queued, the lines after it wait in the framer: their replies
+    // must follow its 250, and a QUIT must not close before it.
     // Stop after a failed AUTH too: its reply is delayed, and so is everything after it.
-    while (!session_->close_after_flush() && session_->output().size() < kMaxPendingWriteBytes
+    while (!session_->close_after_flush() && !session_->is_queueing()
+           && session_->output().size() < kMaxPendingWriteBytes
            && session_->auth_failures() == auth_failures_seen_) {
         const std::optional<common::Line> line = framer_.next();
         if (!line) {
@@ -172,11 +178,28 @@ void Connection::process_lines() {
         }
         session_->on_line(*line);
     }
-    if (shutdown_pending_ && !session_->is_in_data()) {
+    if (shutdown_pending_ && !session_->is_in_data() && !session_->is_queueing()) {
         shutdown_pending_ = false;
         session_->on_shutdown();
     }
     after_session_step();
+}
+
+void Connection::queue(common::Envelope envelope, std::string message, protocol::QueueDone done) {
+    queueing_ = true;
+    server_.sink().queue(
+        std::move(envelope),
+        std::move(message),
+        [this, done = std::move(done)](protocol::QueueResult result) {
+            queueing_ = false;
+            done(std::move(result));
+            if (open_handles_ == 0) {
+                log_events();  // the client left meanwhile; the message is queued all the same
+                server_.release(this);
+                return;
+            }
+            process_lines();  // writes the reply and goes on with the lines that waited
+        });
 }
 
 void Connection::after_session_step() {
@@ -252,6 +275,10 @@ void Connection::on_timer(uv_timer_t* timer) {
         self->close();
         return;
     }
+    if (self->session_->is_queueing()) {
+        self->restart_idle_timer();  // the disk is slow, not the client
+        return;
+    }
     if (uv_now(self->server_.loop()) >= self->session_deadline_ms_) {
         spdlog::info("session timeout after {}s from {}",
                      self->server_.limits().session_timeout_s,
@@ -267,11 +294,12 @@ void Connection::on_timer(uv_timer_t* timer) {
 
 // One timer for both limits: limits.timeout of silence, and limits.session_timeout in all
 // (a client that sends a byte now and then still ends there). Once closing, the last reply
-// gets a whole limits.timeout to be written.
+// gets a whole limits.timeout to be written; so does a message being queued (on_timer would
+// otherwise fire again at once, the deadline being past).
 void Connection::restart_idle_timer() {
     std::uint64_t timeout_ms = std::uint64_t{server_.limits().timeout_s} * 1000;
     const std::uint64_t now_ms = uv_now(server_.loop());
-    if (!closing_) {
+    if (!closing_ && !(session_ && session_->is_queueing())) {
         timeout_ms =
             std::min(timeout_ms, session_deadline_ms_ > now_ms ? session_deadline_ms_ - now_ms : 0);
     }
@@ -346,7 +374,7 @@ void Connection::close() {
 
 void Connection::on_close(uv_handle_t* handle) {
     auto* self = static_cast<Connection*>(handle->data);
-    if (--self->open_handles_ == 0) {
+    if (--self->open_handles_ == 0 && !self->queueing_) {
         self->server_.release(self);
     }
 }

@@ -19,7 +19,10 @@ namespace labmta::net {
 
 class SmtpServer;
 
-class Connection {
+// The connection is its session's MessageSink: it passes each message on to the server's
+// sink and, while the answer is pending, holds the client's further lines and stays alive
+// even if the client goes away (the message may still be queued and is then logged).
+class Connection final : private protocol::MessageSink {
 public:
     explicit Connection(SmtpServer& server);
     Connection(const Connection&) = delete;
@@ -46,6 +49,7 @@ private:
     static void on_delay_timer(uv_timer_t* timer);
     static void on_close(uv_handle_t* handle);
 
+    void queue(common::Envelope envelope, std::string message, protocol::QueueDone done) override;
     void process_lines();
     void after_session_step();
     void write(std::string bytes);
@@ -69,6 +73,7 @@ private:
     bool closing_ = false;
     bool shutdown_pending_ = false;
     bool reading_paused_ = false;  // back-pressure: too many replies not yet written
+    bool queueing_ = false;        // a message is with the server's sink: keep this alive
 
     // Abuse limits (issue 4).
     bool greeting_pending_ = false;          // smtpd.greet_pause: the 220 is not sent yet
