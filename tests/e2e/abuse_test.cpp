@@ -45,12 +45,12 @@ milliseconds since(Clock::time_point start) {
 
 TEST_CASE("e2e abuse: each 535 waits auth_failure_delay, and so does what was pipelined after it",
           "[e2e][abuse]") {
-    TestServer server(options_with({{"auth_failure_delay", "0.3"}, {"auth_failures", "5"}}));
+    TestServer server(options_with({{"auth_failure_delay", "0.5"}, {"auth_failures", "5"}}));
     SmtpClient client = ehlo_client(server);
 
     auto start = Clock::now();
     CHECK(client.ask("AUTH PLAIN " + std::string(kWrongPlain64)) == kAuthFailed);
-    CHECK(since(start) >= milliseconds(280));
+    CHECK(since(start) >= milliseconds(480));
 
     // A guesser that pipelines two tries gets no second answer before a second delay.
     start = Clock::now();
@@ -58,14 +58,14 @@ TEST_CASE("e2e abuse: each 535 waits auth_failure_delay, and so does what was pi
                 + std::string(kWrongPlain64) + "\r\nNOOP\r\n");
     CHECK(client.read_line() == kAuthFailed);
     CHECK(client.read_line() == kAuthFailed);
-    CHECK(since(start) >= milliseconds(580));
+    CHECK(since(start) >= milliseconds(980));
     CHECK(client.read_line() == "250 2.0.0 Ok");
 
     // The right password still works in the same session, without a delay.
     start = Clock::now();
     CHECK(client.ask("AUTH PLAIN " + std::string(kPlain64))
           == "235 2.7.0 Authentication successful");
-    CHECK(since(start) < milliseconds(280));
+    CHECK(since(start) < milliseconds(450));  // loose: ASan builds on busy machines
     CHECK(client.ask("QUIT") == "221 2.0.0 Bye");
     check_fresh_message_delivered(server);
 }
