@@ -162,7 +162,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "e2e abuse: NUL bytes and invalid UTF-8 in commands are 500 5.5.2; message text "
+    "e2e abuse: NUL bytes and invalid UTF-8 in commands are 500 5.5.2, message text "
     "keeps them",
     "[e2e][abuse]") {
     using namespace std::string_literals;
