@@ -130,13 +130,15 @@ int serve(const ServeOptions& options) {
     net::RelayAgent relay(&loop, resolver, app::make_relay_settings(config));
     net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock, random, relay);
     app::SpoolWriter spool_writer(spool, config.hostname, clock);
-    net::GroupCommitter sink(
+    net::GroupCommitter committer(
         &loop,
+        spool.root() + "/tmp",
         [&spool_writer](std::vector<net::QueueRequest>& group) { spool_writer.write_group(group); },
         [&queue](const std::string& queue_id) { queue.notify(queue_id); });
     const protocol::SessionPolicy policy = app::make_session_policy(config);
     app::ConfigAuthenticator authenticator(config.users);
-    net::SmtpServer server(&loop, policy, app::make_server_limits(config), sink, authenticator);
+    net::SmtpServer server(
+        &loop, policy, app::make_server_limits(config), committer, authenticator);
 
     SignalHandlers handlers{server, queue, resolver};
     const std::array<int, 3> signal_numbers{SIGINT, SIGTERM, SIGUSR1};

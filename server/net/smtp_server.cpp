@@ -12,12 +12,12 @@ namespace labmta::net {
 SmtpServer::SmtpServer(uv_loop_t* loop,
                        const protocol::SessionPolicy& policy,
                        ServerLimits limits,
-                       protocol::MessageSink& sink,
+                       GroupCommitter& committer,
                        protocol::Authenticator& authenticator)
     : loop_(loop),
       policy_(policy),
       limits_(limits),
-      sink_(sink),
+      committer_(committer),
       authenticator_(authenticator),
       auth_failures_(limits.auth_failures_per_client,
                      std::uint64_t{limits.auth_block_time_s} * 1000) {}

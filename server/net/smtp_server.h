@@ -6,6 +6,7 @@
 #include "common/cidr.h"
 #include "server/net/auth_failure_limiter.h"
 #include "server/net/endpoint.h"
+#include "server/net/group_commit.h"
 #include "server/protocol/session_types.h"
 
 #include <uv.h>
@@ -41,7 +42,7 @@ public:
     SmtpServer(uv_loop_t* loop,
                const protocol::SessionPolicy& policy,
                ServerLimits limits,
-               protocol::MessageSink& sink,
+               GroupCommitter& committer,
                protocol::Authenticator& authenticator);
     ~SmtpServer();
     SmtpServer(const SmtpServer&) = delete;
@@ -65,7 +66,7 @@ public:
     uv_loop_t* loop() const { return loop_; }
     const protocol::SessionPolicy& policy() const { return policy_; }
     const ServerLimits& limits() const { return limits_; }
-    protocol::MessageSink& sink() const { return sink_; }
+    GroupCommitter& committer() const { return committer_; }
     protocol::Authenticator& authenticator() const { return authenticator_; }
     bool is_stopping() const { return stopping_; }
 
@@ -77,7 +78,7 @@ private:
     uv_loop_t* loop_;
     const protocol::SessionPolicy& policy_;
     ServerLimits limits_;
-    protocol::MessageSink& sink_;
+    GroupCommitter& committer_;
     protocol::Authenticator& authenticator_;
     bool stopping_ = false;
     std::vector<std::unique_ptr<Listener>> listeners_;
