@@ -84,6 +84,19 @@ void emit_users(YAML::Emitter& out, const std::vector<User>& users) {
     out << YAML::EndSeq;
 }
 
+// 1000 -> "1", 100 -> "0.1", 1250 -> "1.25": the form parse_seconds_ms reads.
+std::string format_seconds(unsigned millis) {
+    std::string text = std::to_string(millis / 1000);
+    if (millis % 1000 != 0) {
+        std::string fraction = std::to_string(1000 + millis % 1000).substr(1);
+        while (fraction.back() == '0') {
+            fraction.pop_back();
+        }
+        text += "." + fraction;
+    }
+    return text;
+}
+
 void emit_limits(YAML::Emitter& out, const Limits& limits) {
     out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "message_size" << YAML::Value << limits.message_size;
@@ -93,6 +106,13 @@ void emit_limits(YAML::Emitter& out, const Limits& limits) {
     out << YAML::Key << "errors" << YAML::Value << limits.errors;
     out << YAML::Key << "connections" << YAML::Value << limits.connections;
     out << YAML::Key << "connections_per_client" << YAML::Value << limits.connections_per_client;
+    out << YAML::Key << "session_timeout" << YAML::Value << limits.session_timeout_s;
+    out << YAML::Key << "auth_failure_delay" << YAML::Value
+        << format_seconds(limits.auth_failure_delay_ms);
+    out << YAML::Key << "auth_failures" << YAML::Value << limits.auth_failures;
+    out << YAML::Key << "auth_failures_per_client" << YAML::Value
+        << limits.auth_failures_per_client;
+    out << YAML::Key << "auth_block_time" << YAML::Value << limits.auth_block_time_s;
     out << YAML::EndMap;
 }
 
@@ -150,6 +170,7 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "smtpd" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "bare_newline" << YAML::Value
         << (config.smtpd.bare_newline == BareNewline::Reject ? "reject" : "normalize");
+    out << YAML::Key << "greet_pause" << YAML::Value << config.smtpd.greet_pause_ms;
     out << YAML::EndMap;
     out << YAML::Key << "dns" << YAML::Value << YAML::BeginMap;
     emit_list(out, "servers", config.dns.servers);

@@ -44,6 +44,17 @@ struct Limits {                            // Postfix defaults
     unsigned errors = 20;                  // smtpd_hard_error_limit
     unsigned connections = 1000;           // simultaneous sessions, all clients
     unsigned connections_per_client = 50;  // smtpd_client_connection_count_limit
+
+    // Abuse limits (no Postfix default to copy, except smtpd_error_sleep_time's 1 s).
+    // The whole session, however active (YAML "session_timeout").
+    unsigned session_timeout_s = 3600;
+    // Before each 535; YAML "auth_failure_delay" in seconds, decimals allowed ("0.1").
+    unsigned auth_failure_delay_ms = 1000;
+    // 535s in one session before 421 and close.
+    unsigned auth_failures = 3;
+    // 535s from one IP within auth_block_time_s that block it for auth_block_time_s.
+    unsigned auth_failures_per_client = 10;
+    unsigned auth_block_time_s = 600;  // YAML "auth_block_time"
 };
 
 struct Relay {
@@ -65,6 +76,7 @@ enum class BareNewline {
 
 struct Smtpd {
     BareNewline bare_newline = BareNewline::Normalize;
+    unsigned greet_pause_ms = 0;  // wait before the 220; talking meanwhile: 554, close. 0: off
 };
 
 struct Dns {

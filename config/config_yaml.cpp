@@ -220,6 +220,17 @@ void apply_limit(const Field& field, Limits& limits) {
     limits.*Member = static_cast<Value>(parse_count(field.scalar(), Min, max, field.what()));
 }
 
+// At most a minute: a longer delay only ties up the connection.
+constexpr std::uint64_t kMaxAuthFailureDelayMs = 60000;
+// At most five minutes: the greeting must come well within the client's 5-minute timeout
+// (RFC 5321 4.5.3.2.1).
+constexpr std::uint64_t kMaxGreetPauseMs = 300000;
+
+void apply_auth_failure_delay(const Field& field, Limits& limits) {
+    limits.auth_failure_delay_ms = static_cast<unsigned>(
+        parse_seconds_ms(field.scalar(), kMaxAuthFailureDelayMs, field.what()));
+}
+
 constexpr KeyHandler<Limits> kLimitKeys[] = {
     {"message_size", apply_limit<&Limits::message_size>},
     {"recipients", apply_limit<&Limits::recipients>},
@@ -228,6 +239,11 @@ constexpr KeyHandler<Limits> kLimitKeys[] = {
     {"errors", apply_limit<&Limits::errors>},
     {"connections", apply_limit<&Limits::connections>},
     {"connections_per_client", apply_limit<&Limits::connections_per_client>},
+    {"session_timeout", apply_limit<&Limits::session_timeout_s>},
+    {"auth_failure_delay", apply_auth_failure_delay},
+    {"auth_failures", apply_limit<&Limits::auth_failures>},
+    {"auth_failures_per_client", apply_limit<&Limits::auth_failures_per_client>},
+    {"auth_block_time", apply_limit<&Limits::auth_block_time_s>},
 };
 
 template <auto Member>
@@ -265,8 +281,14 @@ void apply_bare_newline(const Field& field, Smtpd& smtpd) {
     }
 }
 
+void apply_greet_pause(const Field& field, Smtpd& smtpd) {
+    smtpd.greet_pause_ms =
+        static_cast<unsigned>(parse_count_or_zero(field.scalar(), kMaxGreetPauseMs, field.what()));
+}
+
 constexpr KeyHandler<Smtpd> kSmtpdKeys[] = {
     {"bare_newline", apply_bare_newline},
+    {"greet_pause", apply_greet_pause},
 };
 
 constexpr KeyHandler<Dns> kDnsKeys[] = {

@@ -263,4 +263,38 @@ std::uint64_t parse_count(std::string_view text,
     return *value;
 }
 
+std::uint64_t parse_count_or_zero(std::string_view text, std::uint64_t max, std::string_view what) {
+    const auto value = parse_decimal(text, max);
+    if (!value) {
+        fail(what, "expected an integer from 0 to " + std::to_string(max), text);
+    }
+    return *value;
+}
+
+std::uint64_t parse_seconds_ms(std::string_view text, std::uint64_t max_ms, std::string_view what) {
+    constexpr std::string_view kProblem = "expected seconds like 1 or 0.25 (at most 3 decimals)";
+    const std::size_t dot = text.find('.');
+    const std::string_view whole = text.substr(0, dot);
+    const std::string_view fraction =
+        dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+    if (!is_digits(whole) || (dot != std::string_view::npos && !is_digits(fraction))
+        || fraction.size() > 3) {
+        fail(what, kProblem, text);
+    }
+    const auto seconds = parse_decimal(whole, max_ms / 1000);
+    if (!seconds) {
+        fail(what, "must be at most " + std::to_string(max_ms / 1000) + " seconds", text);
+    }
+    std::uint64_t millis = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+        millis =
+            millis * 10 + (i < fraction.size() ? static_cast<std::uint64_t>(fraction[i] - '0') : 0);
+    }
+    const std::uint64_t total = *seconds * 1000 + millis;
+    if (total > max_ms) {
+        fail(what, "must be at most " + std::to_string(max_ms / 1000) + " seconds", text);
+    }
+    return total;
+}
+
 }  // namespace labmta::config

@@ -30,4 +30,11 @@ std::uint64_t parse_count(std::string_view text,
                           std::uint64_t max,
                           std::string_view what);
 
+// A decimal integer in [0, max]: like parse_count, but 0 (off) is allowed.
+std::uint64_t parse_count_or_zero(std::string_view text, std::uint64_t max, std::string_view what);
+
+// Seconds with at most three decimals ("1", "0.25", "0"), returned in milliseconds, at most
+// max_ms.
+std::uint64_t parse_seconds_ms(std::string_view text, std::uint64_t max_ms, std::string_view what);
+
 }  // namespace labmta::config

@@ -24,6 +24,7 @@ protocol::SessionPolicy make_session_policy(const config::Config& config) {
     policy.any_local_recipient = config.local_recipients == config::LocalRecipients::Any;
     policy.auth_enabled = !config.users.empty();
     policy.reject_bare_newline = config.smtpd.bare_newline == config::BareNewline::Reject;
+    policy.max_auth_failures = config.limits.auth_failures;
     for (const config::User& user : config.users) {
         policy.local_users.push_back(common::to_lower_ascii(user.name));
     }
@@ -37,6 +38,11 @@ net::ServerLimits make_server_limits(const config::Config& config) {
     limits.timeout_s = config.limits.timeout_s;
     limits.connections = config.limits.connections;
     limits.connections_per_client = config.limits.connections_per_client;
+    limits.session_timeout_s = config.limits.session_timeout_s;
+    limits.auth_failure_delay_ms = config.limits.auth_failure_delay_ms;
+    limits.auth_failures_per_client = config.limits.auth_failures_per_client;
+    limits.auth_block_time_s = config.limits.auth_block_time_s;
+    limits.greet_pause_ms = config.smtpd.greet_pause_ms;
     return limits;
 }
 

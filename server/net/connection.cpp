@@ -6,12 +6,14 @@
 #include "server/net/smtp_server.h"
 #include "server/net/stream_write.h"
 #include "server/net/uv_error.h"
+#include "server/protocol/replies.h"
 
 #include <spdlog/spdlog.h>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -47,9 +49,11 @@ Connection::Connection(SmtpServer& server)
 int Connection::accept_from(uv_stream_t* listener) {
     uv_tcp_init(server_.loop(), &tcp_);
     uv_timer_init(server_.loop(), &idle_timer_);
+    uv_timer_init(server_.loop(), &delay_timer_);
     tcp_.data = this;
     idle_timer_.data = this;
-    open_handles_ = 2;
+    delay_timer_.data = this;
+    open_handles_ = 3;
     const int rc = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&tcp_));
     if (rc != 0) {
         close();
@@ -70,10 +74,31 @@ void Connection::start() {
                      std::move(client),
                      static_cast<protocol::MessageSink&>(*this),
                      server_.authenticator());
-    session_->start();
+    session_deadline_ms_ =
+        uv_now(server_.loop()) + std::uint64_t{server_.limits().session_timeout_s} * 1000;
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
     restart_idle_timer();
+    if (server_.limits().greet_pause_ms > 0) {
+        // As Postfix postscreen's pregreet test: a client that talks before the 220 is a
+        // spambot that does not wait for replies. Judged when the pause ends.
+        greeting_pending_ = true;
+        uv_timer_start(
+            &delay_timer_, &Connection::on_delay_timer, server_.limits().greet_pause_ms, 0);
+        return;
+    }
+    session_->start();
+    after_session_step();
+}
+
+void Connection::finish_greet_pause() {
+    greeting_pending_ = false;
+    if (pregreet_bytes_ > 0) {
+        spdlog::warn("PREGREET {} bytes from {}", pregreet_bytes_, client_label_);
+        refuse(protocol::replies::kProtocolSynchronization);
+        return;
+    }
+    session_->start();
     after_session_step();
 }
 
@@ -119,20 +144,35 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     if (nread == 0 || self->closing_) {
         return;
     }
+    if (self->greeting_pending_) {
+        // Whatever it is, it came before the greeting: nothing more needs reading.
+        self->pregreet_bytes_ += static_cast<std::size_t>(nread);
+        uv_read_stop(stream);
+        return;
+    }
     self->restart_idle_timer();
     self->framer_.feed(std::string_view(buffer->base, static_cast<std::size_t>(nread)));
+    if (self->holding_reply_) {
+        uv_read_stop(stream);  // one buffer at most while a reply is held; resumed on release
+        return;
+    }
     self->process_lines();
 }
 
 // Feeds every complete line to the session, then sends all replies in one write: a client
 // that pipelines a whole transaction gets its replies batched, in order.
 void Connection::process_lines() {
+    if (holding_reply_) {
+        return;  // release_held_reply() goes on
+    }
     // Stop at a full batch of replies: the rest of the buffered lines wait for on_write, so a
     // client that pipelines without reading cannot make us queue replies without limit.
     // While a message is being queued, the lines after it wait in the framer: their replies
     // must follow its 250, and a QUIT must not close before it.
+    // Stop after a failed AUTH too: its reply is delayed, and so is everything after it.
     while (!session_->close_after_flush() && !session_->is_queueing()
-           && session_->output().size() < kMaxPendingWriteBytes) {
+           && session_->output().size() < kMaxPendingWriteBytes
+           && session_->auth_failures() == auth_failures_seen_) {
         const std::optional<common::Line> line = framer_.next();
         if (!line) {
             break;
@@ -190,6 +230,9 @@ void Connection::queue(common::Envelope envelope, std::string rest, protocol::Qu
 
 void Connection::after_session_step() {
     log_events();
+    if (holding_reply_ || hold_auth_failure_reply()) {
+        return;
+    }
     std::string output = session_->take_output();
     if (!output.empty()) {
         write(std::move(output));
@@ -262,22 +305,85 @@ void Connection::on_timer(uv_timer_t* timer) {
         self->restart_idle_timer();  // the disk is slow, not the client
         return;
     }
-    spdlog::info("timeout after {} from {}",
-                 self->session_->is_in_data() ? "DATA" : "command",
-                 self->client_label_);
+    if (uv_now(self->server_.loop()) >= self->session_deadline_ms_) {
+        spdlog::info("session timeout after {}s from {}",
+                     self->server_.limits().session_timeout_s,
+                     self->client_label_);
+    } else {
+        spdlog::info("timeout after {} from {}",
+                     self->session_->is_in_data() ? "DATA" : "command",
+                     self->client_label_);
+    }
     self->session_->on_timeout();
     self->after_session_step();
 }
 
+// One timer for both limits: limits.timeout of silence, and limits.session_timeout in all
+// (a client that sends a byte now and then still ends there). Once closing, the last reply
+// gets a whole limits.timeout to be written; so does a message being queued (on_timer would
+// otherwise fire again at once, the deadline being past).
 void Connection::restart_idle_timer() {
-    const std::uint64_t timeout_ms = std::uint64_t{server_.limits().timeout_s} * 1000;
+    std::uint64_t timeout_ms = std::uint64_t{server_.limits().timeout_s} * 1000;
+    const std::uint64_t now_ms = uv_now(server_.loop());
+    if (!closing_ && !(session_ && session_->is_queueing())) {
+        timeout_ms =
+            std::min(timeout_ms, session_deadline_ms_ > now_ms ? session_deadline_ms_ - now_ms : 0);
+    }
     uv_timer_start(&idle_timer_, &Connection::on_timer, timeout_ms, 0);
+}
+
+// After each 535 the reply waits limits.auth_failure_delay (Postfix's smtpd_error_sleep_time)
+// and nothing more is read or processed meanwhile: a password guesser gets one guess per delay.
+// Each failure also counts for the client's address (limits.auth_failures_per_client).
+bool Connection::hold_auth_failure_reply() {
+    if (session_->auth_failures() == auth_failures_seen_) {
+        return false;
+    }
+    auth_failures_seen_ = session_->auth_failures();
+    if (server_.note_auth_failure(client_ip_)) {
+        session_->on_auth_blocked();
+        log_events();
+    }
+    const unsigned delay_ms = server_.limits().auth_failure_delay_ms;
+    if (delay_ms == 0) {
+        return false;
+    }
+    holding_reply_ = true;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    uv_timer_start(&delay_timer_, &Connection::on_delay_timer, delay_ms, 0);
+    return true;
+}
+
+void Connection::release_held_reply() {
+    holding_reply_ = false;
+    after_session_step();  // writes the held replies; closes after them if the session ended
+    if (closing_) {
+        return;
+    }
+    if (!reading_paused_) {
+        uv_read_start(
+            reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
+    }
+    process_lines();  // lines that came with or after the failed AUTH
+}
+
+void Connection::on_delay_timer(uv_timer_t* timer) {
+    auto* self = static_cast<Connection*>(timer->data);
+    if (!self->session_ || self->closing_) {
+        return;
+    }
+    if (self->greeting_pending_) {
+        self->finish_greet_pause();
+    } else {
+        self->release_held_reply();
+    }
 }
 
 void Connection::close() {
     closing_ = true;
     auto* tcp_handle = reinterpret_cast<uv_handle_t*>(&tcp_);
     auto* timer_handle = reinterpret_cast<uv_handle_t*>(&idle_timer_);
+    auto* delay_handle = reinterpret_cast<uv_handle_t*>(&delay_timer_);
     if (!uv_is_closing(tcp_handle)) {
         if (session_) {
             spdlog::info("disconnect from {} {}", client_label_, session_->command_summary());
@@ -286,6 +392,9 @@ void Connection::close() {
     }
     if (!uv_is_closing(timer_handle)) {
         uv_close(timer_handle, &Connection::on_close);
+    }
+    if (!uv_is_closing(delay_handle)) {
+        uv_close(delay_handle, &Connection::on_close);
     }
 }
 
@@ -348,6 +457,9 @@ void Connection::log_events() {
                 break;
             case Kind::TooManyErrors:
                 spdlog::warn("too many errors from {}", client_label_);
+                break;
+            case Kind::TooManyAuthFailures:
+                spdlog::warn("too many AUTH failures from {}", client_label_);
                 break;
             case Kind::Timeout:
                 break;  // logged by on_timer with the state it happened in

@@ -1,4 +1,5 @@
-// One client connection: owns its uv_tcp_t, its idle timer, the line framer and the Session.
+// One client connection: owns its uv_tcp_t, its idle timer, a delay timer (greet pause, AUTH
+// failure delay), the line framer and the Session.
 // It only moves bytes: read -> framer -> session -> write. It is freed by SmtpServer from
 // the close callback of its last handle, never earlier, and it closes the socket only after
 // the write callback of the last reply (221/421) has run.
@@ -10,6 +11,8 @@
 
 #include <uv.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -45,6 +48,7 @@ private:
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
     static void on_write(void* owner, int status);
     static void on_timer(uv_timer_t* timer);
+    static void on_delay_timer(uv_timer_t* timer);
     static void on_close(uv_handle_t* handle);
 
     void append(std::string_view text) override;
@@ -56,12 +60,16 @@ private:
     void close();
     void log_events();
     void restart_idle_timer();
+    void finish_greet_pause();
+    bool hold_auth_failure_reply();
+    void release_held_reply();
 
     SmtpServer& server_;
     std::string client_ip_;     // "" until accepted
     std::string client_label_;  // "unknown[127.0.0.1]" for log lines
     uv_tcp_t tcp_{};
     uv_timer_t idle_timer_{};
+    uv_timer_t delay_timer_{};
     common::LineFramer framer_;
     std::optional<protocol::Session> session_;
     unsigned writes_in_flight_ = 0;
@@ -72,6 +80,13 @@ private:
     bool queueing_ = false;        // a message is with the server's sink: keep this alive
     spool::SpillFile spill_;       // the message in progress, beyond the session's buffer
     std::error_code spill_error_;  // appending failed: the message gets 451 at its end
+
+    // Abuse limits (issue 4).
+    bool greeting_pending_ = false;          // smtpd.greet_pause: the 220 is not sent yet
+    std::size_t pregreet_bytes_ = 0;         // received during the greet pause
+    bool holding_reply_ = false;             // a failed AUTH's reply waits for delay_timer_
+    unsigned auth_failures_seen_ = 0;        // session_->auth_failures() delayed and counted
+    std::uint64_t session_deadline_ms_ = 0;  // uv_now() when limits.session_timeout ends it
 };
 
 }  // namespace labmta::net

@@ -18,7 +18,9 @@ SmtpServer::SmtpServer(uv_loop_t* loop,
       policy_(policy),
       limits_(limits),
       committer_(committer),
-      authenticator_(authenticator) {}
+      authenticator_(authenticator),
+      auth_failures_(limits.auth_failures_per_client,
+                     std::uint64_t{limits.auth_block_time_s} * 1000) {}
 
 SmtpServer::~SmtpServer() = default;
 
@@ -61,9 +63,20 @@ void SmtpServer::accept(uv_stream_t* listener) {
         raw->refuse(protocol::replies::too_many_connections(policy_.hostname));
     } else if (from_ip > limits_.connections_per_client) {
         raw->refuse(protocol::replies::too_many_connections_from(policy_.hostname, ip));
+    } else if (auth_failures_.is_blocked(ip, uv_now(loop_))) {
+        raw->refuse(protocol::replies::too_many_auth_failures(policy_.hostname));
     } else {
         raw->start();
     }
+}
+
+bool SmtpServer::note_auth_failure(const std::string& ip) {
+    const bool was_blocked = auth_failures_.is_blocked(ip, uv_now(loop_));
+    const bool blocked = auth_failures_.note_failure(ip, uv_now(loop_));
+    if (blocked && !was_blocked) {
+        spdlog::warn("{}: too many AUTH failures, blocked for {}s", ip, limits_.auth_block_time_s);
+    }
+    return blocked;
 }
 
 void SmtpServer::release(Connection* connection) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/cidr.h"
+#include "server/net/auth_failure_limiter.h"
 #include "server/net/endpoint.h"
 #include "server/net/group_commit.h"
 #include "server/protocol/session_types.h"
@@ -29,6 +30,11 @@ struct ServerLimits {
     unsigned timeout_s = 300;
     unsigned connections = 1000;
     unsigned connections_per_client = 50;
+    unsigned session_timeout_s = 3600;       // whole session, however active
+    unsigned auth_failure_delay_ms = 1000;   // before each 535 (smtpd_error_sleep_time)
+    unsigned auth_failures_per_client = 10;  // within auth_block_time_s: then blocked
+    unsigned auth_block_time_s = 600;
+    unsigned greet_pause_ms = 0;  // 0: greet at once
 };
 
 class SmtpServer {
@@ -54,6 +60,8 @@ public:
     void accept(uv_stream_t* listener);
     // Called by Connection from its close callback: destroys it.
     void release(Connection* connection);
+    // Called by Connection for each AUTH refused with 535; true when ip is now blocked.
+    bool note_auth_failure(const std::string& ip);
 
     uv_loop_t* loop() const { return loop_; }
     const protocol::SessionPolicy& policy() const { return policy_; }
@@ -76,6 +84,7 @@ private:
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<const Connection*, std::unique_ptr<Connection>> connections_;
     std::map<std::string, unsigned> connections_per_ip_;
+    AuthFailureLimiter auth_failures_;
     std::array<char, 65536> read_buffer_{};
 };
 

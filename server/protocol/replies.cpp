@@ -61,6 +61,9 @@ std::string command_too_long(std::string_view host) {
 std::string too_many_errors(std::string_view host) {
     return concat({"421 4.7.0 ", host, " Error: too many errors"});
 }
+std::string too_many_auth_failures(std::string_view host) {
+    return concat({"421 4.7.0 ", host, " Error: too many AUTH failures"});
+}
 std::string timeout_exceeded(std::string_view host) {
     return concat({"421 4.4.2 ", host, " Error: timeout exceeded"});
 }

@@ -17,6 +17,10 @@ inline constexpr std::string_view kHelp =
 
 inline constexpr std::string_view kNotRecognized = "500 5.5.2 Error: command not recognized";
 inline constexpr std::string_view kBadSyntax = "500 5.5.2 Error: bad syntax";
+inline constexpr std::string_view kBadUtf8 = "500 5.5.2 Error: bad UTF-8 syntax";
+// Sent by net/ when a client talks before the greeting (smtpd.greet_pause).
+inline constexpr std::string_view kProtocolSynchronization =
+    "554 5.5.0 Error: SMTP protocol synchronization";
 inline constexpr std::string_view kHeloSyntax = "501 5.5.4 Syntax: HELO hostname";
 inline constexpr std::string_view kEhloSyntax = "501 5.5.4 Syntax: EHLO hostname";
 inline constexpr std::string_view kMailSyntax = "501 5.5.4 Syntax: MAIL FROM:<address>";
@@ -74,5 +78,7 @@ std::string timeout_exceeded(std::string_view host);       // 421 4.4.2 <host> E
 std::string shutting_down(std::string_view host);          // 421 4.3.2 <host> Service ...
 std::string too_many_connections(std::string_view host);   // 421 4.7.0 <host> Error: ...
 std::string too_many_connections_from(std::string_view host, std::string_view ip);
+// 421 4.7.0 <host> Error: too many AUTH failures
+std::string too_many_auth_failures(std::string_view host);
 
 }  // namespace labmta::protocol::replies

@@ -3,6 +3,7 @@
 
 #include "common/address.h"
 #include "common/reply_format.h"
+#include "common/utf8.h"
 #include "server/protocol/commands.h"
 #include "server/protocol/replies.h"
 
@@ -77,6 +78,16 @@ void Session::on_line(const common::Line& line) {
     if (discarding_long_command_) {
         discarding_long_command_ = false;
         reply_error(replies::command_too_long(policy_.hostname));
+        return;
+    }
+    // Checked before parsing, so no handler ever sees them: a NUL would cut the command short
+    // in any C string API downstream, and Postfix (smtputf8_enable) refuses invalid UTF-8.
+    if (line.text.find('\0') != std::string_view::npos) {
+        reply_error(replies::kBadSyntax);
+        return;
+    }
+    if (!common::is_valid_utf8(line.text)) {
+        reply_error(replies::kBadUtf8);
         return;
     }
     handle_command(line.text);

@@ -37,6 +37,9 @@ public:
     void on_timeout();
     // The server is stopping: 421 4.3.2, then close (not called while in DATA).
     void on_shutdown();
+    // The client's address has too many AUTH failures across sessions (counted in net/):
+    // 421 4.7.0 too many AUTH failures, then close.
+    void on_auth_blocked();
 
     // Bytes to send: the replies produced so far. take_output() empties it.
     const std::string& output() const { return output_; }
@@ -51,6 +54,9 @@ public:
     // After the output is written, the connection must be closed (221 or 421 sent).
     bool close_after_flush() const { return state_ == State::Closing; }
     bool is_in_data() const { return state_ == State::Data; }
+    // AUTHs refused with 535 so far (wrong credentials; not aborts or bad base64). The I/O
+    // layer delays the reply after each one and counts them per client address.
+    unsigned auth_failures() const { return auth_failures_; }
 
     // Postfix's disconnect summary: "ehlo=1 mail=1 rcpt=1/2 data=1 quit=1 commands=5".
     std::string command_summary() const;
@@ -102,6 +108,8 @@ private:
     void start_auth_plain(std::string_view initial_response);
     void finish_auth(std::string_view method, std::string_view user, std::string_view password);
     void fail_auth(std::string_view line);
+    void reject_credentials();
+    void close_for_auth_failures();
 
     // Decides whether a recipient may be accepted; returns the error reply, or "" for ok.
     std::string check_recipient(std::string_view address) const;
@@ -131,6 +139,7 @@ private:
     bool discarding_long_command_ = false;
     bool auth_response_too_long_ = false;
     unsigned error_count_ = 0;
+    unsigned auth_failures_ = 0;
 
     std::vector<CommandCount> counts_;
     std::string output_;

@@ -106,7 +106,7 @@ void Session::start_auth_plain(std::string_view initial_response) {
     }
     const std::optional<PlainCredentials> credentials = parse_plain(*decoded);
     if (!credentials) {
-        fail_auth(replies::kAuthFailed);
+        reject_credentials();
         return;
     }
     finish_auth("PLAIN", credentials->user, credentials->password);
@@ -145,7 +145,7 @@ void Session::handle_auth_line(const common::Line& line) {
         case State::AuthPlain: {
             const std::optional<PlainCredentials> credentials = parse_plain(*decoded);
             if (!credentials) {
-                fail_auth(replies::kAuthFailed);
+                reject_credentials();
                 return;
             }
             finish_auth("PLAIN", credentials->user, credentials->password);
@@ -162,7 +162,7 @@ void Session::finish_auth(std::string_view method,
     // user may point into auth_login_user_: use it before clearing that.
     const bool ok = !user.empty() && authenticator_.authenticate(user, password);
     if (!ok) {
-        fail_auth(replies::kAuthFailed);
+        reject_credentials();
         return;
     }
     auth_user_ = user;
@@ -187,6 +187,30 @@ void Session::fail_auth(std::string_view line) {
     events_.push_back(std::move(event));
     auth_method_.clear();
     reply_error(line);
+}
+
+// A 535: the answer to a password guess. After limits.auth_failures of them the session ends,
+// as Postfix's smtpd_hard_error_limit would, but sooner: guessing is the one error that pays.
+void Session::reject_credentials() {
+    ++auth_failures_;
+    fail_auth(replies::kAuthFailed);
+    if (auth_failures_ >= policy_.max_auth_failures) {
+        close_for_auth_failures();
+    }
+}
+
+void Session::on_auth_blocked() {
+    close_for_auth_failures();
+}
+
+void Session::close_for_auth_failures() {
+    if (state_ == State::Closing) {
+        return;  // the error limit ended the session first
+    }
+    SessionEvent event;
+    event.kind = SessionEvent::Kind::TooManyAuthFailures;
+    events_.push_back(std::move(event));
+    close_with(replies::too_many_auth_failures(policy_.hostname));
 }
 
 }  // namespace labmta::protocol

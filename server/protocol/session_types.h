@@ -26,6 +26,7 @@ struct SessionPolicy {
     std::size_t max_hops = 50;               // Received: headers before a loop is assumed
     bool reject_bare_newline = false;        // smtpd.bare_newline: reject
     std::size_t stream_bytes = 65536;        // message text kept in memory before append()
+    unsigned max_auth_failures = 3;          // limits.auth_failures: 535s before 421
 };
 
 struct ClientInfo {
@@ -74,6 +75,7 @@ struct SessionEvent {
         Authenticated,  // sasl_method, sasl_username
         AuthFailed,     // sasl_method, reply
         TooManyErrors,
+        TooManyAuthFailures,  // limits.auth_failures in this session, or the client is blocked
         Timeout,
     };
     Kind kind = Kind::Rejected;

@@ -75,6 +75,12 @@ void check_same(const Config& a, const Config& b) {
     CHECK(a.limits.errors == b.limits.errors);
     CHECK(a.limits.connections == b.limits.connections);
     CHECK(a.limits.connections_per_client == b.limits.connections_per_client);
+    CHECK(a.limits.session_timeout_s == b.limits.session_timeout_s);
+    CHECK(a.limits.auth_failure_delay_ms == b.limits.auth_failure_delay_ms);
+    CHECK(a.limits.auth_failures == b.limits.auth_failures);
+    CHECK(a.limits.auth_failures_per_client == b.limits.auth_failures_per_client);
+    CHECK(a.limits.auth_block_time_s == b.limits.auth_block_time_s);
+    CHECK(a.smtpd.greet_pause_ms == b.smtpd.greet_pause_ms);
     CHECK(a.queue.retry_s == b.queue.retry_s);
     CHECK(a.queue.max_retry_s == b.queue.max_retry_s);
     CHECK(a.queue.lifetime_s == b.queue.lifetime_s);
@@ -99,6 +105,12 @@ void check_defaults(const Config& config) {
     CHECK(config.limits.errors == 20);
     CHECK(config.limits.connections == 1000);
     CHECK(config.limits.connections_per_client == 50);
+    CHECK(config.limits.session_timeout_s == 3600);
+    CHECK(config.limits.auth_failure_delay_ms == 1000);
+    CHECK(config.limits.auth_failures == 3);
+    CHECK(config.limits.auth_failures_per_client == 10);
+    CHECK(config.limits.auth_block_time_s == 600);
+    CHECK(config.smtpd.greet_pause_ms == 0);
 }
 
 constexpr std::string_view kFullYaml = R"(# every key, none at its default
@@ -456,6 +468,12 @@ TEST_CASE("config: load_config reads the shipped labmta.yaml", "[config]") {
     CHECK(config.limits.errors == 20);
     CHECK(config.limits.connections == 1000);
     CHECK(config.limits.connections_per_client == 50);
+    CHECK(config.limits.session_timeout_s == 3600);
+    CHECK(config.limits.auth_failure_delay_ms == 1000);
+    CHECK(config.limits.auth_failures == 3);
+    CHECK(config.limits.auth_failures_per_client == 10);
+    CHECK(config.limits.auth_block_time_s == 600);
+    CHECK(config.smtpd.greet_pause_ms == 0);
 }
 
 TEST_CASE("config: load_config names the path when the file is unreadable", "[config]") {
@@ -561,6 +579,52 @@ TEST_CASE("config: regression: a stray ',' where a document starts is an error, 
     CHECK(error_of("hostname: a.example\n,\n") != "(no error)");
     CHECK(error_of("[a]\n,") != "(no error)");
     CHECK(error_of(",ostname: [a, b]\nlkmits: {message_size: ten}\n--)\nx: 1\n") != "(no error)");
+}
+
+TEST_CASE("config: AUTH failure limits, session_timeout and smtpd.greet_pause", "[config]") {
+    const Config config = parse(
+        "limits:\n  session_timeout: 900\n  auth_failure_delay: 0.25\n  auth_failures: 5\n"
+        "  auth_failures_per_client: 20\n  auth_block_time: 60\nsmtpd:\n  greet_pause: 1500\n");
+    CHECK(config.limits.session_timeout_s == 900);
+    CHECK(config.limits.auth_failure_delay_ms == 250);
+    CHECK(config.limits.auth_failures == 5);
+    CHECK(config.limits.auth_failures_per_client == 20);
+    CHECK(config.limits.auth_block_time_s == 60);
+    CHECK(config.smtpd.greet_pause_ms == 1500);
+    check_same(parse(labmta::config::to_yaml(config)), config);
+    // Seconds with up to three decimals; 0 turns the delay (and the greet pause) off.
+    const auto delay_of = [](std::string_view value) {
+        return parse("limits:\n  auth_failure_delay: " + std::string(value) + "\n")
+            .limits.auth_failure_delay_ms;
+    };
+    CHECK(delay_of("0") == 0);
+    CHECK(delay_of("2") == 2000);
+    CHECK(delay_of("0.1") == 100);
+    CHECK(delay_of("1.005") == 1005);
+    CHECK(delay_of("60") == 60000);
+    CHECK(parse("smtpd:\n  greet_pause: 0\n").smtpd.greet_pause_ms == 0);
+    CHECK(parse(labmta::config::to_yaml(parse("limits: {auth_failure_delay: 1.5}\n")))
+              .limits.auth_failure_delay_ms
+          == 1500);
+    CHECK(error_of("limits:\n  auth_failure_delay: 0.0001\n")
+          == "t.yaml:2: limits.auth_failure_delay: expected seconds like 1 or 0.25 (at most 3 "
+             "decimals), got '0.0001'");
+    CHECK(error_of("limits:\n  auth_failure_delay: 1s\n")
+          == "t.yaml:2: limits.auth_failure_delay: expected seconds like 1 or 0.25 (at most 3 "
+             "decimals), got '1s'");
+    CHECK(error_of("limits:\n  auth_failure_delay: .5\n")
+          == "t.yaml:2: limits.auth_failure_delay: expected seconds like 1 or 0.25 (at most 3 "
+             "decimals), got '.5'");
+    CHECK(error_of("limits:\n  auth_failure_delay: 61\n")
+          == "t.yaml:2: limits.auth_failure_delay: must be at most 60 seconds, got '61'");
+    CHECK(error_of("limits:\n  auth_failures: 0\n")
+          == "t.yaml:2: limits.auth_failures: expected a positive integer, got '0'");
+    CHECK(error_of("limits:\n  session_timeout: -1\n")
+          == "t.yaml:2: limits.session_timeout: expected a positive integer, got '-1'");
+    CHECK(error_of("smtpd:\n  greet_pause: 1.5\n")
+          == "t.yaml:2: smtpd.greet_pause: expected an integer from 0 to 300000, got '1.5'");
+    CHECK(error_of("smtpd:\n  greet_pause: 300001\n")
+          == "t.yaml:2: smtpd.greet_pause: expected an integer from 0 to 300000, got '300001'");
 }
 
 TEST_CASE("config: smtpd.bare_newline is normalize or reject", "[config]") {

@@ -505,6 +505,49 @@ TEST_CASE("session: unknown command and empty line", "[session]") {
     CHECK(h.send("") == "500 5.5.2 Error: bad syntax\r\n");
 }
 
+TEST_CASE("session: a NUL byte in a command is 500 5.5.2, not a shorter command", "[session]") {
+    Harness h;
+    using namespace std::string_literals;
+    // Cut at the NUL, this would be a valid "NOOP" or "HELO x".
+    CHECK(h.send("NOOP\0garbage"s) == "500 5.5.2 Error: bad syntax\r\n");
+    CHECK(h.send("HELO x\0.example"s) == "500 5.5.2 Error: bad syntax\r\n");
+    CHECK(h.send("\0"s) == "500 5.5.2 Error: bad syntax\r\n");
+    h.send("EHLO x");
+    CHECK(h.send("MAIL FROM:<a@domain.local>\0"s) == "500 5.5.2 Error: bad syntax\r\n");
+    // Nothing was accepted: there is still no transaction.
+    CHECK(h.send("RCPT TO:<student@domain.local>") == "503 5.5.1 Error: need MAIL command\r\n");
+}
+
+TEST_CASE("session: invalid UTF-8 in a command is 500 5.5.2 bad UTF-8 syntax", "[session]") {
+    Harness h;
+    h.send("EHLO x");
+    CHECK(h.send("NOOP \xff") == "500 5.5.2 Error: bad UTF-8 syntax\r\n");
+    CHECK(h.send("MAIL FROM:<caf\xe9@domain.local>")  // Latin-1, not UTF-8
+          == "500 5.5.2 Error: bad UTF-8 syntax\r\n");
+    CHECK(h.send("VRFY \xc0\xaf") == "500 5.5.2 Error: bad UTF-8 syntax\r\n");  // overlong '/'
+    CHECK(h.send("\x80HELO x") == "500 5.5.2 Error: bad UTF-8 syntax\r\n");
+    // Well-formed UTF-8 reaches the command handlers.
+    CHECK(h.send("VRFY caf\xc3\xa9") == "252 2.0.0 caf\xc3\xa9\r\n");
+    CHECK(h.send("NOOP \xe2\x82\xac") == "250 2.0.0 Ok\r\n");
+    // Like an empty line, a line refused before parsing is no command in the summary.
+    CHECK(h.session.command_summary() == "ehlo=1 vrfy=1 noop=1 commands=3");
+}
+
+TEST_CASE("session: message text may hold 8-bit bytes, invalid UTF-8 and NUL, kept as is",
+          "[session]") {
+    using namespace std::string_literals;
+    Harness h;
+    h.begin_transaction();
+    h.send("Subject: 8bit");
+    h.send("");
+    h.send("caf\xe9 \xff\xfe");
+    h.send("nul\0here"s);
+    CHECK(h.send(".") == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].message.find("caf\xe9 \xff\xfe") != std::string::npos);
+    CHECK(h.sink.commits[0].message.find("nul\0here"s) != std::string::npos);
+}
+
 TEST_CASE("session: QUIT is 221 and closes", "[session]") {
     Harness h;
     CHECK(h.send("QUIT") == "221 2.0.0 Bye\r\n");
@@ -674,6 +717,71 @@ TEST_CASE("session: AUTH with bad base64", "[session][auth]") {
     CHECK(h.send("AUTH PLAIN %%%") == "501 5.5.2 Invalid base64 data in initial response\r\n");
 }
 
+TEST_CASE("session: auth_failures counts 535s only, not aborts or bad base64", "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    CHECK(h.session.auth_failures() == 0);
+    h.send("AUTH LOGIN");
+    h.send("*");
+    h.send("AUTH PLAIN %%%");
+    CHECK(h.session.auth_failures() == 0);
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=")  // student / wrong
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n");
+    CHECK(h.session.auth_failures() == 1);
+    h.send("AUTH PLAIN Zm9v");  // "foo": not user NUL password, also a 535
+    CHECK(h.session.auth_failures() == 2);
+    CHECK_FALSE(h.session.close_after_flush());
+}
+
+TEST_CASE("session: limits.auth_failures 535s end the session with 421 4.7.0", "[session][auth]") {
+    SessionPolicy policy = lab_policy();
+    policy.max_auth_failures = 2;
+    Harness h(policy);
+    h.send("EHLO x");
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=")
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n");
+    h.session.take_events();
+    h.send("AUTH LOGIN");
+    h.send("c3R1ZGVudA==");
+    CHECK(h.send("d3Jvbmc=")
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n"
+             "421 4.7.0 profbox.domain.local Error: too many AUTH failures\r\n");
+    CHECK(h.session.close_after_flush());
+    const std::vector<SessionEvent> events = h.session.take_events();
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].kind == SessionEvent::Kind::AuthFailed);
+    CHECK(events[1].kind == SessionEvent::Kind::TooManyAuthFailures);
+    // The right password is not even tried any more.
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAaGVzc292cyE=").empty());
+}
+
+TEST_CASE("session: the error limit reached by a 535 gives one 421, too many errors",
+          "[session][auth]") {
+    SessionPolicy policy = lab_policy();
+    policy.max_errors = 2;
+    policy.max_auth_failures = 2;
+    Harness h(policy);
+    h.send("EHLO x");
+    h.send("AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=");
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=")
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n"
+             "421 4.7.0 profbox.domain.local Error: too many errors\r\n");
+    CHECK(h.session.close_after_flush());
+}
+
+TEST_CASE("session: on_auth_blocked is 421 4.7.0 too many AUTH failures and close",
+          "[session][auth]") {
+    Harness h;
+    h.send("EHLO x");
+    h.session.on_auth_blocked();
+    CHECK(h.session.take_output()
+          == "421 4.7.0 profbox.domain.local Error: too many AUTH failures\r\n");
+    CHECK(h.session.close_after_flush());
+    h.session.on_auth_blocked();
+    h.session.on_timeout();
+    CHECK(h.session.take_output().empty());
+}
+
 TEST_CASE("session: AUTH ordering and mechanism errors", "[session][auth]") {
     Harness h;
     CHECK(h.send("AUTH LOGIN") == "503 5.5.1 Error: send HELO/EHLO first\r\n");
@@ -762,7 +870,10 @@ TEST_CASE("session: regression: VRFY never echoes control characters", "[session
     // "252 2.0.0 x\r\x01": a bare CR inside a reply line, which a client may take as a line
     // end. Bytes the client sent are echoed with control characters made "?".
     Harness h;
-    CHECK(h.send(std::string("VRFY x\r\x01") + '\0' + "u\x7f") == "252 2.0.0 x???u?\r\n");
+    CHECK(h.send("VRFY x\r\x01\x1bu\x7f") == "252 2.0.0 x???u?\r\n");
+    // (A NUL no longer gets this far: the whole line is 500 5.5.2 bad syntax.)
+    CHECK(h.send(std::string("VRFY x\r\x01") + '\0' + "u\x7f")
+          == "500 5.5.2 Error: bad syntax\r\n");
     CHECK(h.send("VRFY caf\xc3\xa9") == "252 2.0.0 caf\xc3\xa9\r\n");  // 8-bit text stays
 }
 
