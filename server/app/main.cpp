@@ -4,6 +4,7 @@
 #include "config/config.h"
 #include "server/app/accounts.h"
 #include "server/app/logging.h"
+#include "server/app/privileges.h"
 #include "server/app/queue_tools.h"
 #include "server/app/wiring.h"
 #include "server/net/uv_error.h"
@@ -32,6 +33,7 @@ struct ServeOptions {
     std::vector<std::string> listen;
     std::string spool;
     std::string ready_file;
+    std::string user;
 };
 
 // Writes the bound addresses, one a line, atomically: tests and scripts wait for this file
@@ -107,6 +109,9 @@ config::Config load_serve_config(const ServeOptions& options) {
     if (!options.spool.empty()) {
         config.spool = options.spool;
     }
+    if (!options.user.empty()) {
+        config.user = options.user;
+    }
     if (!options.listen.empty()) {
         config.listen.clear();
         for (const std::string& text : options.listen) {
@@ -119,8 +124,12 @@ config::Config load_serve_config(const ServeOptions& options) {
 int serve(const ServeOptions& options) {
     const config::Config config = load_serve_config(options);
     app::setup_logging(config.hostname);
+    const std::optional<app::RunAsUser> run_as = app::resolve_run_as_user(config.user);
     spool::Spool spool(config.spool);
     spool.lock_for_server();
+    if (run_as) {
+        app::give_spool_to(config.spool, *run_as);
+    }
 
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -148,6 +157,11 @@ int serve(const ServeOptions& options) {
         pid_file.emplace(app::pid_file_path(config.spool));
         if (!options.ready_file.empty()) {
             write_ready_file(options.ready_file, bound);
+        }
+        // Before uv_run: no client is served while we are still root.
+        if (run_as) {
+            app::drop_privileges(*run_as);
+            app::check_spool_access(config.spool, run_as->name);
         }
     } catch (const StartupError&) {
         // Close every handle (listeners bound so far, resolver, timers) while the objects
@@ -214,6 +228,9 @@ int main(int argc, char** argv) {
                           "ADDR:PORT to listen on, repeatable; overrides the config (port 0: "
                           "any free port)");
     serve_cmd->add_option("--spool", serve_options.spool, "Spool directory; overrides the config");
+    serve_cmd->add_option("--user",
+                          serve_options.user,
+                          "Account to run as when started as root; overrides the config's user:");
     serve_cmd->add_option("--ready-file",
                           serve_options.ready_file,
                           "Write the bound ADDR:PORT lines to this file once listening");
