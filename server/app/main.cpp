@@ -6,6 +6,7 @@
 #include "server/app/logging.h"
 #include "server/app/privileges.h"
 #include "server/app/queue_tools.h"
+#include "server/app/reload.h"
 #include "server/app/wiring.h"
 #include "server/net/uv_error.h"
 
@@ -62,13 +63,50 @@ void write_ready_file(const std::string& path, const std::vector<net::Endpoint>&
 }
 
 // The signals the server handles: SIGINT/SIGTERM stop it, SIGUSR1 (`labmta flush`) retries
-// the queue now.
+// the queue now, SIGHUP reloads the config for new sessions.
 struct SignalHandlers {
     net::SmtpServer& server;
     net::QueueManager& queue;
     net::Resolver& resolver;
-    std::array<uv_signal_t, 3> handles{};
+    const ServeOptions& options;
+    config::Config active;  // the config in force: what a reload compares with
+    std::array<uv_signal_t, 4> handles{};
 };
+
+config::Config load_serve_config(const ServeOptions& options) {
+    config::Config config = config::load_config(options.config_path);
+    if (!options.spool.empty()) {
+        config.spool = options.spool;
+    }
+    if (!options.user.empty()) {
+        config.user = options.user;
+    }
+    if (!options.listen.empty()) {
+        config.listen.clear();
+        for (const std::string& text : options.listen) {
+            config.listen.push_back(config::parse_listen_address(text, "--listen"));
+        }
+    }
+    return config;
+}
+
+// SIGHUP: reads the config file again (as the running user). A bad file changes nothing;
+// restart-only keys keep their old values. Running sessions keep the settings they started
+// with (SmtpServer::reload), so no client is dropped or sees its rules change.
+void reload_config(SignalHandlers& handlers) {
+    try {
+        app::ReloadPlan plan =
+            app::plan_reload(handlers.active, load_serve_config(handlers.options));
+        for (const std::string& key : plan.ignored) {
+            spdlog::warn("warning: reload: {} changed: ignored until labmta is restarted", key);
+        }
+        handlers.server.reload(app::make_session_settings(plan.effective));
+        handlers.active = std::move(plan.effective);
+        spdlog::info("reload: {} loaded, new sessions use it", handlers.options.config_path);
+    } catch (const std::exception& error) {  // no exception may leave a libuv callback
+        spdlog::warn("warning: reload failed: {}; keeping the old configuration", error.what());
+    }
+}
 
 // Stops everything that keeps the loop running, so that uv_run returns.
 void stop_all(SignalHandlers& handlers) {
@@ -84,6 +122,10 @@ void on_signal(uv_signal_t* handle, int signum) {
     auto* handlers = static_cast<SignalHandlers*>(handle->data);
     if (signum == SIGUSR1) {
         handlers->queue.flush();
+        return;
+    }
+    if (signum == SIGHUP) {
+        reload_config(*handlers);
         return;
     }
     spdlog::info("stopping on signal {}", signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -104,23 +146,6 @@ private:
     std::string path_;
 };
 
-config::Config load_serve_config(const ServeOptions& options) {
-    config::Config config = config::load_config(options.config_path);
-    if (!options.spool.empty()) {
-        config.spool = options.spool;
-    }
-    if (!options.user.empty()) {
-        config.user = options.user;
-    }
-    if (!options.listen.empty()) {
-        config.listen.clear();
-        for (const std::string& text : options.listen) {
-            config.listen.push_back(config::parse_listen_address(text, "--listen"));
-        }
-    }
-    return config;
-}
-
 int serve(const ServeOptions& options) {
     const config::Config config = load_serve_config(options);
     app::setup_logging(config.hostname);
@@ -139,12 +164,10 @@ int serve(const ServeOptions& options) {
     net::RelayAgent relay(&loop, resolver, app::make_relay_settings(config));
     net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock, random, relay);
     app::SpoolSink sink(spool, queue, config.hostname, clock, random);
-    const protocol::SessionPolicy policy = app::make_session_policy(config);
-    app::ConfigAuthenticator authenticator(config.users);
-    net::SmtpServer server(&loop, policy, app::make_server_limits(config), sink, authenticator);
+    net::SmtpServer server(&loop, app::make_session_settings(config), sink);
 
-    SignalHandlers handlers{server, queue, resolver};
-    const std::array<int, 3> signal_numbers{SIGINT, SIGTERM, SIGUSR1};
+    SignalHandlers handlers{server, queue, resolver, options, config};
+    const std::array<int, 4> signal_numbers{SIGINT, SIGTERM, SIGUSR1, SIGHUP};
     for (std::size_t i = 0; i < handlers.handles.size(); ++i) {
         uv_signal_init(&loop, &handlers.handles[i]);
         handlers.handles[i].data = &handlers;

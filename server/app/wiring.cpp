@@ -2,6 +2,7 @@
 #include "server/app/wiring.h"
 
 #include "common/address.h"
+#include "server/app/accounts.h"
 #include "spool/cleanup.h"
 
 #include <spdlog/spdlog.h>
@@ -35,6 +36,14 @@ net::ServerLimits make_server_limits(const config::Config& config) {
     limits.connections = config.limits.connections;
     limits.connections_per_client = config.limits.connections_per_client;
     return limits;
+}
+
+std::shared_ptr<const net::SessionSettings> make_session_settings(const config::Config& config) {
+    auto settings = std::make_shared<net::SessionSettings>();
+    settings->policy = make_session_policy(config);
+    settings->limits = make_server_limits(config);
+    settings->authenticator = std::make_shared<ConfigAuthenticator>(config.users);
+    return settings;
 }
 
 net::QueueSettings make_queue_settings(const config::Config& config) {

@@ -10,12 +10,15 @@
 #include "server/protocol/session_types.h"
 #include "spool/spool.h"
 
+#include <memory>
 #include <string>
 
 namespace labmta::app {
 
 protocol::SessionPolicy make_session_policy(const config::Config& config);
 net::ServerLimits make_server_limits(const config::Config& config);
+// The policy, limits and accounts of config, for SmtpServer (at start and on each reload).
+std::shared_ptr<const net::SessionSettings> make_session_settings(const config::Config& config);
 net::QueueSettings make_queue_settings(const config::Config& config);
 net::RelaySettings make_relay_settings(const config::Config& config);
 

@@ -41,7 +41,7 @@ std::string peer_ip(uv_tcp_t* tcp) {
 }  // namespace
 
 Connection::Connection(SmtpServer& server)
-    : server_(server), framer_(server.limits().line_length) {}
+    : server_(server), settings_(server.settings()), framer_(settings_->limits.line_length) {}
 
 int Connection::accept_from(uv_stream_t* listener) {
     uv_tcp_init(server_.loop(), &tcp_);
@@ -64,8 +64,9 @@ void Connection::start() {
     spdlog::info("connect from {}", client_label_);
     protocol::ClientInfo client;
     client.ip = client_ip_;
-    client.may_relay = server_.limits().relay_networks.contains(client_ip_);
-    session_.emplace(server_.policy(), std::move(client), server_.sink(), server_.authenticator());
+    client.may_relay = settings_->limits.relay_networks.contains(client_ip_);
+    session_.emplace(
+        settings_->policy, std::move(client), server_.sink(), *settings_->authenticator);
     session_->start();
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
@@ -217,7 +218,7 @@ void Connection::on_timer(uv_timer_t* timer) {
 }
 
 void Connection::restart_idle_timer() {
-    const std::uint64_t timeout_ms = std::uint64_t{server_.limits().timeout_s} * 1000;
+    const std::uint64_t timeout_ms = std::uint64_t{settings_->limits.timeout_s} * 1000;
     uv_timer_start(&idle_timer_, &Connection::on_timer, timeout_ms, 0);
 }
 

@@ -9,12 +9,14 @@
 
 #include <uv.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace labmta::net {
 
 class SmtpServer;
+struct SessionSettings;
 
 class Connection {
 public:
@@ -50,6 +52,9 @@ private:
     void restart_idle_timer();
 
     SmtpServer& server_;
+    // The settings current when this client was accepted, for its whole session (a reload
+    // only affects new sessions). Declared before framer_ and session_, which use it.
+    std::shared_ptr<const SessionSettings> settings_;
     std::string client_ip_;     // "" until accepted
     std::string client_label_;  // "unknown[127.0.0.1]" for log lines
     uv_tcp_t tcp_{};

@@ -10,11 +10,9 @@
 
 namespace labmta::net {
 SmtpServer::SmtpServer(uv_loop_t* loop,
-                       const protocol::SessionPolicy& policy,
-                       ServerLimits limits,
-                       protocol::MessageSink& sink,
-                       protocol::Authenticator& authenticator)
-    : loop_(loop), policy_(policy), limits_(limits), sink_(sink), authenticator_(authenticator) {}
+                       std::shared_ptr<const SessionSettings> settings,
+                       protocol::MessageSink& sink)
+    : loop_(loop), settings_(std::move(settings)), sink_(sink) {}
 
 SmtpServer::~SmtpServer() = default;
 
@@ -51,12 +49,13 @@ void SmtpServer::accept(uv_stream_t* listener) {
     const std::string& ip = raw->client_ip();
     unsigned& from_ip = connections_per_ip_[ip];
     ++from_ip;
+    const std::string& hostname = policy().hostname;
     if (stopping_) {
-        raw->refuse(protocol::replies::shutting_down(policy_.hostname));
-    } else if (connections_.size() > limits_.connections) {
-        raw->refuse(protocol::replies::too_many_connections(policy_.hostname));
-    } else if (from_ip > limits_.connections_per_client) {
-        raw->refuse(protocol::replies::too_many_connections_from(policy_.hostname, ip));
+        raw->refuse(protocol::replies::shutting_down(hostname));
+    } else if (connections_.size() > limits().connections) {
+        raw->refuse(protocol::replies::too_many_connections(hostname));
+    } else if (from_ip > limits().connections_per_client) {
+        raw->refuse(protocol::replies::too_many_connections_from(hostname, ip));
     } else {
         raw->start();
     }

@@ -30,13 +30,20 @@ struct ServerLimits {
     unsigned connections_per_client = 50;
 };
 
+// What sessions are built from and a reload (SIGHUP) may replace. Each Connection keeps the
+// settings that were current when it was accepted, so a reload never changes the rules (or the
+// accounts) under a running session.
+struct SessionSettings {
+    protocol::SessionPolicy policy;
+    ServerLimits limits;
+    std::shared_ptr<protocol::Authenticator> authenticator;
+};
+
 class SmtpServer {
 public:
     SmtpServer(uv_loop_t* loop,
-               const protocol::SessionPolicy& policy,
-               ServerLimits limits,
-               protocol::MessageSink& sink,
-               protocol::Authenticator& authenticator);
+               std::shared_ptr<const SessionSettings> settings,
+               protocol::MessageSink& sink);
     ~SmtpServer();
     SmtpServer(const SmtpServer&) = delete;
     SmtpServer& operator=(const SmtpServer&) = delete;
@@ -54,11 +61,16 @@ public:
     // Called by Connection from its close callback: destroys it.
     void release(Connection* connection);
 
+    // New sessions get settings; running ones keep theirs until they end.
+    void reload(std::shared_ptr<const SessionSettings> settings) {
+        settings_ = std::move(settings);
+    }
+
     uv_loop_t* loop() const { return loop_; }
-    const protocol::SessionPolicy& policy() const { return policy_; }
-    const ServerLimits& limits() const { return limits_; }
+    const std::shared_ptr<const SessionSettings>& settings() const { return settings_; }
+    const protocol::SessionPolicy& policy() const { return settings_->policy; }
+    const ServerLimits& limits() const { return settings_->limits; }
     protocol::MessageSink& sink() const { return sink_; }
-    protocol::Authenticator& authenticator() const { return authenticator_; }
     bool is_stopping() const { return stopping_; }
 
     // One read buffer for all connections: libuv reads into it and we consume it before the
@@ -67,10 +79,8 @@ public:
 
 private:
     uv_loop_t* loop_;
-    const protocol::SessionPolicy& policy_;
-    ServerLimits limits_;
+    std::shared_ptr<const SessionSettings> settings_;
     protocol::MessageSink& sink_;
-    protocol::Authenticator& authenticator_;
     bool stopping_ = false;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<const Connection*, std::unique_ptr<Connection>> connections_;
