@@ -9,6 +9,7 @@
 #include "spool/file_util.h"
 #include "spool/queue_file.h"
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -22,6 +23,11 @@ struct CommitResult {
     std::string queue_id;   // set on success
     std::error_code error;  // set on failure; nothing was queued
 };
+
+// Postfix's smtpd_check_queue rule for MAIL FROM: room for a message of message_bytes (0 when
+// no SIZE was declared) when the free space is above min_free_bytes (queue_minfree), the
+// message fits above that, and it needs less than half of the free space. Pure.
+bool has_room(std::uint64_t free_bytes, std::uint64_t min_free_bytes, std::uint64_t message_bytes);
 
 class Spool {
 public:
@@ -53,6 +59,9 @@ public:
 
     // True while incoming/<ID> exists (`labmta delete` may remove it at any time).
     bool is_queued(std::string_view queue_id) const;
+
+    // Bytes an unprivileged writer may still use on the spool's file system (statvfs f_bavail).
+    std::uint64_t free_bytes(std::error_code& error) const;
 
     const std::string& root() const { return root_; }
     std::string mailboxes_dir() const { return root_ + "/mailboxes"; }

@@ -163,7 +163,7 @@ int serve(const ServeOptions& options) {
     net::Resolver resolver(&loop, config.dns.servers);
     net::RelayAgent relay(&loop, resolver, app::make_relay_settings(config));
     net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock, random, relay);
-    app::SpoolSink sink(spool, queue, config.hostname, clock, random);
+    app::SpoolSink sink(spool, queue, config.hostname, clock, random, config.queue.min_free_bytes);
     net::SmtpServer server(&loop, app::make_session_settings(config), sink);
 
     SignalHandlers handlers{server, queue, resolver, options, config};

@@ -69,13 +69,36 @@ SpoolSink::SpoolSink(spool::Spool& spool,
                      net::QueueManager& queue,
                      std::string hostname,
                      const common::Clock& clock,
-                     common::Random& random)
+                     common::Random& random,
+                     std::uint64_t min_free_bytes)
     : spool_(spool),
       queue_(queue),
       hostname_(std::move(hostname)),
       clock_(clock),
       random_(random),
-      ids_(clock, random) {}
+      ids_(clock, random),
+      min_free_bytes_(min_free_bytes) {}
+
+bool SpoolSink::has_room_for(std::size_t message_bytes) {
+    std::error_code error;
+    const std::uint64_t free_bytes = spool_.free_bytes(error);
+    if (error) {
+        // Unknown: let the client go on; a write that fails at DATA is still a 451.
+        spdlog::warn(
+            "warning: cannot get the free space of {}: {}", spool_.root(), error.message());
+        return true;
+    }
+    if (spool::has_room(free_bytes, min_free_bytes_, message_bytes)) {
+        return true;
+    }
+    spdlog::warn(
+        "warning: not enough free space in mail queue: {} bytes free, queue.min_free={}, "
+        "SIZE={}",
+        free_bytes,
+        min_free_bytes_,
+        message_bytes);
+    return false;
+}
 
 protocol::QueueResult SpoolSink::commit(const common::Envelope& envelope, std::string message) {
     std::string message_id;

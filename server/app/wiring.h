@@ -10,6 +10,7 @@
 #include "server/protocol/session_types.h"
 #include "spool/spool.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -30,9 +31,12 @@ public:
               net::QueueManager& queue,
               std::string hostname,
               const common::Clock& clock,
-              common::Random& random);
+              common::Random& random,
+              std::uint64_t min_free_bytes = 0);
 
     protocol::QueueResult commit(const common::Envelope& envelope, std::string message) override;
+    // queue.min_free and Postfix's SIZE rule against the spool's free space now.
+    bool has_room_for(std::size_t message_bytes) override;
 
 private:
     spool::Spool& spool_;
@@ -41,6 +45,7 @@ private:
     const common::Clock& clock_;
     common::Random& random_;
     common::QueueIdGenerator ids_;
+    std::uint64_t min_free_bytes_;
 };
 
 }  // namespace labmta::app

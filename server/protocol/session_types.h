@@ -44,6 +44,9 @@ class MessageSink {
 public:
     virtual ~MessageSink() = default;
     virtual QueueResult commit(const common::Envelope& envelope, std::string message) = 0;
+    // Asked at MAIL FROM: whether the queue has room for a message of message_bytes (the
+    // declared SIZE, 0 when none). false: 452 4.3.1 Insufficient system storage.
+    virtual bool has_room_for(std::size_t /*message_bytes*/) { return true; }
 };
 
 // Checks AUTH credentials: the config's accounts, in the server; a fake in tests.
