@@ -2,7 +2,8 @@
 # Builds labmta and runs every test (unit, end-to-end, real clients) twice: a Debug build with
 # warnings as errors in build/, then an ASan+UBSan build in build-asan/; then a 20 s fuzz smoke
 # run of each libFuzzer target (scripts/fuzz.sh, when clang++ exists). Installs missing
-# build packages first (scripts/install-deps.sh). Run from anywhere: ./scripts/test.sh
+# build packages first (scripts/install-deps.sh). Between the two, a benchmark smoke run
+# (bench/run.sh --smoke). Run from anywhere: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,6 +21,12 @@ cmake --build build
 
 section "Tests: Debug build"
 ctest --test-dir build --output-on-failure --parallel "$jobs"
+
+section "Benchmark smoke (bench/run.sh --smoke)"
+# Tiny counts against smtp-sink (from the postfix .deb, unpacked into build-bench/): checks that
+# the benchmark works and loses no mail; timings are not judged. The Debug binary saves a
+# Release build here; `bench/run.sh` alone builds and measures the Release one.
+bench/run.sh --smoke --labmta build/labmta
 
 section "ASan+UBSan build (build-asan/)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLABMTA_WERROR=ON \

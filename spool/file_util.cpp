@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -157,9 +158,35 @@ std::error_code fsync_dir(const std::string& path) {
     return fd.close();
 }
 
+std::error_code sync_files(const std::vector<int>& fds) {
+    if (fds.size() == 1) {
+        return ::fsync(fds.front()) != 0 ? last_errno_error() : std::error_code{};
+    }
+    std::vector<dev_t> synced;
+    for (const int fd : fds) {
+        struct stat info {};
+        if (::fstat(fd, &info) != 0) {
+            return last_errno_error();
+        }
+        if (std::find(synced.begin(), synced.end(), info.st_dev) != synced.end()) {
+            continue;
+        }
+        if (::syncfs(fd) != 0) {
+            return last_errno_error();
+        }
+        synced.push_back(info.st_dev);
+    }
+    return {};
+}
+
 std::error_code make_dirs(const std::string& path, unsigned mode) {
     if (path.empty()) {
         return std::make_error_code(std::errc::no_such_file_or_directory);
+    }
+    // The common case, a folder that exists already, costs one stat.
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+        return {};
     }
     // Walk the components left to right; "a//b" and a trailing "/" are harmless.
     std::size_t end = path.find_first_not_of('/');

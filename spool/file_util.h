@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace labmta::spool {
 
@@ -54,6 +55,11 @@ std::error_code read_file(const std::string& path, std::string& out);
 
 // fsync(2) on a directory, so that a rename or unlink inside it survives a crash.
 std::error_code fsync_dir(const std::string& path);
+
+// Makes the data of every file in fds durable: an fsync for a lone file; for a group, one
+// syncfs(2) per file system, which writes back all that is dirty there at the cost of one
+// journal commit, where an fsync per file costs one commit each. A group commit's rounds.
+std::error_code sync_files(const std::vector<int>& fds);
 
 // mkdir -p with this mode for each created component. Each directory it creates has its parent
 // fsynced, so the new path itself survives a crash. An existing non-directory is ENOTDIR.

@@ -42,52 +42,70 @@ RecipientResult make_result(std::string recipient,
     return {std::move(recipient), status, std::move(dsn), std::move(detail)};
 }
 
-struct DeliveryContext {
-    Spool& spool;
-    const QueueFile& file;
-    std::string_view queue_id;
-    std::string_view hostname;
-    std::int64_t now_us;
+// The process ID for Maildir names: asked once, not once per copy.
+long process_id() {
+    static const long pid = static_cast<long>(::getpid());
+    return pid;
+}
+
+// One queued message of a group: what was loaded, and where each local copy went.
+struct GroupMessage {
+    std::optional<QueueFile> file;
+    std::vector<bool> done;  // as file->delivered, updated as copies succeed
+    struct Copy {
+        std::size_t recipient_index;
+        std::size_t batch_index;   // in the MaildirBatch
+        std::size_t result_index;  // in the report
+    };
+    std::vector<Copy> copies;
+    struct Settled {
+        std::size_t recipient_index;
+        std::size_t result_index;
+    };
+    std::vector<Settled> newly_done;  // to mark "done" unless the whole message is done
 };
 
-// Writes recipient index's copy and marks it done; the result says how it went.
-RecipientResult deliver_one(const DeliveryContext& context, std::size_t index) {
-    const std::string& recipient = context.file.envelope.recipients[index];
-    const auto mailbox = common::parse_mailbox(recipient);
-    const auto folder = mailbox ? common::mailbox_folder(*mailbox) : std::nullopt;
-    if (!folder) {
-        // Never a path from an address we cannot vouch for; a retry would not help either.
-        const std::error_code error = context.spool.mark_delivered(context.queue_id, index);
-        return make_result(recipient,
-                           DeliveryStatus::Bounced,
-                           "5.1.3",
-                           error
-                               ? "bad address syntax; queue file update failed: " + error.message()
-                               : "bad address syntax");
+// Round 1 for one message: every pending local recipient's copy written into its Maildir's
+// tmp/ (or settled at once when its address cannot name a mailbox).
+void stage_copies(Spool& spool,
+                  GroupMessage& message,
+                  LocalDeliveryReport& report,
+                  MaildirBatch& batch,
+                  const std::vector<std::string>& local_domains,
+                  std::string_view hostname,
+                  std::int64_t now_us) {
+    const QueueFile& file = *message.file;
+    for (std::size_t i = 0; i < file.envelope.recipients.size(); ++i) {
+        const std::string& recipient = file.envelope.recipients[i];
+        if (message.done[i] || !is_local_recipient(recipient, local_domains)) {
+            continue;  // already handled, or the relay agent's
+        }
+        const auto mailbox = common::parse_mailbox(recipient);
+        const auto folder = mailbox ? common::mailbox_folder(*mailbox) : std::nullopt;
+        if (!folder) {
+            // Never a path from an address we cannot vouch for; a retry would not help either.
+            message.done[i] = true;
+            message.newly_done.push_back({i, report.results.size()});
+            report.results.push_back(
+                make_result(recipient, DeliveryStatus::Bounced, "5.1.3", "bad address syntax"));
+            continue;
+        }
+        const std::string maildir = spool.mailboxes_dir() + "/" + *folder;
+        if (const std::error_code error = ensure_maildir(maildir)) {
+            report.results.push_back(
+                make_result(recipient, DeliveryStatus::Deferred, "4.3.0", error.message()));
+            continue;
+        }
+        const std::string head =
+            "Return-Path: <" + header_safe(file.envelope.sender)
+            + ">\nDelivered-To: " + header_safe(common::to_lower_ascii(recipient)) + "\n";
+        const std::string name =
+            maildir_unique_name(now_us, process_id(), next_delivery_counter(), hostname);
+        const std::size_t batch_index = batch.add(maildir, name, head, file.message);
+        message.copies.push_back({i, batch_index, report.results.size()});
+        report.results.push_back(
+            make_result(recipient, DeliveryStatus::Sent, "2.0.0", "delivered to maildir"));
     }
-    const std::string maildir = context.spool.mailboxes_dir() + "/" + *folder;
-    const std::string content =
-        "Return-Path: <" + header_safe(context.file.envelope.sender) + ">\nDelivered-To: "
-        + header_safe(common::to_lower_ascii(recipient)) + "\n" + context.file.message;
-    const std::string name = maildir_unique_name(
-        context.now_us, static_cast<long>(::getpid()), next_delivery_counter(), context.hostname);
-    std::error_code error = ensure_maildir(maildir);
-    if (!error) {
-        error = write_maildir_message(maildir, name, content);
-    }
-    if (error) {
-        return make_result(recipient, DeliveryStatus::Deferred, "4.3.0", error.message());
-    }
-    if (error = context.spool.mark_delivered(context.queue_id, index); error) {
-        // The copy is in new/, but the queue still says "todo": the retry will deliver again,
-        // which is better than losing mail.
-        return make_result(
-            recipient,
-            DeliveryStatus::Deferred,
-            "4.3.0",
-            "delivered to maildir, but the queue file update failed: " + error.message());
-    }
-    return make_result(recipient, DeliveryStatus::Sent, "2.0.0", "delivered to maildir");
 }
 
 }  // namespace
@@ -127,28 +145,83 @@ LocalDeliveryReport deliver_local(Spool& spool,
                                   const std::vector<std::string>& local_domains,
                                   std::string_view hostname,
                                   std::int64_t now_us) {
-    LocalDeliveryReport report;
-    auto file = spool.load(queue_id, report.load_error);
-    if (!file) {
-        return report;
-    }
-    report.arrival_us = file->arrival_us;
-    report.sender = file->envelope.sender;
-    const DeliveryContext context{spool, *file, queue_id, hostname, now_us};
-    std::vector<bool> done = file->delivered;
-    for (std::size_t i = 0; i < file->envelope.recipients.size(); ++i) {
-        if (done[i] || !is_local_recipient(file->envelope.recipients[i], local_domains)) {
-            continue;  // already handled, or the relay agent's
+    return std::move(
+        deliver_local_group(spool, {std::string(queue_id)}, local_domains, hostname, now_us)
+            .front());
+}
+
+std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
+                                                     const std::vector<std::string>& queue_ids,
+                                                     const std::vector<std::string>& local_domains,
+                                                     std::string_view hostname,
+                                                     std::int64_t now_us) {
+    std::vector<LocalDeliveryReport> reports(queue_ids.size());
+    std::vector<GroupMessage> messages(queue_ids.size());
+    MaildirBatch batch;
+    for (std::size_t m = 0; m < queue_ids.size(); ++m) {
+        GroupMessage& message = messages[m];
+        message.file = spool.load(queue_ids[m], reports[m].load_error);
+        if (!message.file) {
+            continue;
         }
-        RecipientResult result = deliver_one(context, i);
-        done[i] = result.status != DeliveryStatus::Deferred;
-        report.results.push_back(std::move(result));
+        reports[m].arrival_us = message.file->arrival_us;
+        reports[m].sender = message.file->envelope.sender;
+        message.done = message.file->delivered;
+        stage_copies(spool, message, reports[m], batch, local_domains, hostname, now_us);
     }
-    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) {
-        // If this fails, the next run finds every recipient done and removes it then.
-        report.removed = !spool.remove(queue_id);
+    // Round 2: all copies durable together, then in new/.
+    batch.commit();
+    // Round 3: the queue. A message with every recipient done is removed (no "done" marks
+    // needed); otherwise what was delivered now is marked. A crash before this round ends
+    // means a second copy later, never a lost one.
+    std::vector<std::string> finished;
+    for (std::size_t m = 0; m < queue_ids.size(); ++m) {
+        GroupMessage& message = messages[m];
+        if (!message.file) {
+            continue;
+        }
+        for (const GroupMessage::Copy& copy : message.copies) {
+            if (const std::error_code error = batch.error(copy.batch_index)) {
+                reports[m].results[copy.result_index] =
+                    make_result(message.file->envelope.recipients[copy.recipient_index],
+                                DeliveryStatus::Deferred,
+                                "4.3.0",
+                                error.message());
+                continue;
+            }
+            message.done[copy.recipient_index] = true;
+            message.newly_done.push_back({copy.recipient_index, copy.result_index});
+        }
+        if (std::all_of(message.done.begin(), message.done.end(), [](bool d) { return d; })) {
+            finished.push_back(queue_ids[m]);
+            reports[m].removed = true;
+            continue;
+        }
+        for (const GroupMessage::Settled& settled : message.newly_done) {
+            const std::error_code error =
+                spool.mark_delivered(queue_ids[m], settled.recipient_index);
+            RecipientResult& result = reports[m].results[settled.result_index];
+            if (error && result.status == DeliveryStatus::Sent) {
+                // The copy is in new/, but the queue still says "todo": the retry will
+                // deliver again, which is better than losing mail.
+                result = make_result(
+                    result.recipient,
+                    DeliveryStatus::Deferred,
+                    "4.3.0",
+                    "delivered to maildir, but the queue file update failed: " + error.message());
+            } else if (error) {
+                result.detail += "; queue file update failed: " + error.message();
+            }
+        }
     }
-    return report;
+    // If this fails, the next run finds every recipient delivered again: at least once.
+    const std::vector<std::error_code> removed = spool.remove(finished);
+    for (std::size_t f = 0, m = 0; m < queue_ids.size(); ++m) {
+        if (reports[m].removed) {
+            reports[m].removed = !removed[f++];
+        }
+    }
+    return reports;
 }
 
 }  // namespace labmta::spool

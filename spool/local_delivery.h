@@ -42,6 +42,14 @@ std::string maildir_unique_name(std::int64_t now_us,
                                 std::uint64_t counter,
                                 std::string_view hostname);
 
+// deliver_local() for a group of queued messages, one report each, sharing the fsync rounds
+// (spool::MaildirBatch, Spool::remove of a group): what the queue manager calls.
+std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
+                                                     const std::vector<std::string>& queue_ids,
+                                                     const std::vector<std::string>& local_domains,
+                                                     std::string_view hostname,
+                                                     std::int64_t now_us);
+
 // Delivers every pending recipient of queued message queue_id whose domain is in
 // local_domains (compared case-insensitively); others stay pending for the relay agent.
 // Removes the queue file when no recipient is left pending.

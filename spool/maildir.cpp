@@ -1,11 +1,10 @@
-// Maildir delivery of one file: tmp/<name> (O_EXCL, 0600), write, fsync, close, rename into
-// new/<name>, fsync new/. Blocking POSIX I/O; errors come back as std::error_code.
+// See maildir.h. Blocking POSIX I/O; errors come back as std::error_code.
 #include "spool/maildir.h"
-
-#include "spool/file_util.h"
 
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 namespace labmta::spool {
 
@@ -19,21 +18,6 @@ bool is_single_component(std::string_view name) {
            && name.find('\0') == std::string_view::npos;
 }
 
-std::error_code write_new_file(const std::string& path, std::string_view content) {
-    std::error_code error;
-    UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, kFileMode, error);
-    if (error) {
-        return error;
-    }
-    if (error = write_all(fd.get(), content); error) {
-        return error;
-    }
-    if (::fsync(fd.get()) != 0) {
-        return last_errno_error();
-    }
-    return fd.close();
-}
-
 }  // namespace
 
 std::error_code ensure_maildir(const std::string& dir) {
@@ -45,33 +29,94 @@ std::error_code ensure_maildir(const std::string& dir) {
     return {};
 }
 
+std::size_t MaildirBatch::add(const std::string& dir,
+                              std::string_view unique_name,
+                              std::string_view head,
+                              std::string_view body) {
+    Copy& copy = copies_.emplace_back();
+    if (!is_single_component(unique_name)) {
+        copy.error = std::make_error_code(std::errc::invalid_argument);
+        return copies_.size() - 1;
+    }
+    copy.tmp_path = dir + "/tmp/" + std::string(unique_name);
+    copy.new_dir = dir + "/new";
+    copy.new_path = copy.new_dir + "/" + std::string(unique_name);
+    copy.fd = open_file(copy.tmp_path, O_WRONLY | O_CREAT | O_EXCL, kFileMode, copy.error);
+    if (copy.error) {
+        // EEXIST: not ours, so whoever owns that tmp file is left alone.
+        copy.tmp_path.clear();
+        return copies_.size() - 1;
+    }
+    std::error_code error = write_all(copy.fd.get(), head);
+    if (!error) {
+        error = write_all(copy.fd.get(), body);
+    }
+    if (error) {
+        fail(copy, error);
+    }
+    return copies_.size() - 1;
+}
+
+void MaildirBatch::fail(Copy& copy, std::error_code error) {
+    copy.fd = UniqueFd();
+    if (!copy.tmp_path.empty()) {
+        ::unlink(copy.tmp_path.c_str());
+    }
+    copy.error = error;
+}
+
+void MaildirBatch::commit() {
+    std::vector<int> fds;
+    for (const Copy& copy : copies_) {
+        if (!copy.error && copy.fd.is_open()) {
+            fds.push_back(copy.fd.get());
+        }
+    }
+    if (fds.empty()) {
+        return;
+    }
+    const std::error_code sync_error = sync_files(fds);
+    std::vector<std::string> new_dirs;
+    for (Copy& copy : copies_) {
+        if (copy.error || !copy.fd.is_open()) {
+            continue;
+        }
+        std::error_code error = sync_error ? sync_error : copy.fd.close();
+        if (!error && ::rename(copy.tmp_path.c_str(), copy.new_path.c_str()) != 0) {
+            error = last_errno_error();
+        }
+        if (error) {
+            fail(copy, error);
+            continue;
+        }
+        copy.tmp_path.clear();  // renamed: no longer ours to unlink
+        if (std::find(new_dirs.begin(), new_dirs.end(), copy.new_dir) == new_dirs.end()) {
+            new_dirs.push_back(copy.new_dir);
+        }
+    }
+    for (const std::string& new_dir : new_dirs) {
+        const std::error_code error = fsync_dir(new_dir);
+        if (!error) {
+            continue;
+        }
+        // Not known to be durable and the recipients stay pending: take the copies back so
+        // the retry does not deliver them twice.
+        for (Copy& copy : copies_) {
+            if (!copy.error && copy.new_dir == new_dir) {
+                ::unlink(copy.new_path.c_str());
+                copy.error = error;
+            }
+        }
+    }
+}
+
 std::error_code write_maildir_message(const std::string& dir,
                                       std::string_view unique_name,
                                       std::string_view content) {
-    if (!is_single_component(unique_name)) {
-        return std::make_error_code(std::errc::invalid_argument);
-    }
-    const std::string tmp_path = dir + "/tmp/" + std::string(unique_name);
-    const std::string new_dir = dir + "/new";
-    const std::string new_path = new_dir + "/" + std::string(unique_name);
-    std::error_code error = write_new_file(tmp_path, content);
-    if (error == std::errc::file_exists) {
-        return error;  // not ours: leave whoever owns that tmp file alone
-    }
-    if (!error && ::rename(tmp_path.c_str(), new_path.c_str()) != 0) {
-        error = last_errno_error();
-    }
-    if (error) {
-        ::unlink(tmp_path.c_str());
-        return error;
-    }
-    if (error = fsync_dir(new_dir); error) {
-        // Not known to be durable and the recipient stays pending: take the copy back so the
-        // retry does not deliver it twice.
-        ::unlink(new_path.c_str());
-        return error;
-    }
-    return {};
+    MaildirBatch batch;
+    const std::size_t index = batch.add(dir, unique_name, {}, content);
+    batch.commit();
+    return batch.error(index);
 }
 
 }  // namespace labmta::spool

@@ -1,19 +1,50 @@
-// Maildir writing (the tmp/ → new/ protocol): one message file per call, written to tmp/,
-// fsynced, renamed into new/, then new/ fsynced. Knows nothing of queue files or addresses;
-// the caller has already made the folder path safe.
+// Maildir writing (the tmp/ → new/ protocol). Knows nothing of queue files or addresses; the
+// caller has already made the folder path safe. Copies are written in groups that share the
+// expensive steps, as the queue's group commit does: add() writes each copy into its
+// Maildir's tmp/; commit() makes them all durable at once (spool::sync_files), renames each
+// into new/ and fsyncs each new/ folder once. Every copy gets its own result.
 #pragma once
 
+#include "spool/file_util.h"
+
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace labmta::spool {
 
 // Creates <dir>/tmp, <dir>/new and <dir>/cur (mode 0700, with any missing parents).
 std::error_code ensure_maildir(const std::string& dir);
 
-// Stores content as <dir>/new/<unique_name>. On failure neither tmp/ nor new/ keeps the file.
-// unique_name must be a single path component (no "/", not "." or "..").
+class MaildirBatch {
+public:
+    // Writes head + body as <dir>/tmp/<unique_name>; returns the copy's index for error().
+    // unique_name must be a single path component (no "/", not "." or "..").
+    std::size_t add(const std::string& dir,
+                    std::string_view unique_name,
+                    std::string_view head,
+                    std::string_view body);
+    // Publishes every copy written so far into new/. On failure neither tmp/ nor new/ keeps
+    // the copy.
+    void commit();
+    // After commit(): how copy index went (empty: it is durable in new/).
+    std::error_code error(std::size_t index) const { return copies_[index].error; }
+
+private:
+    struct Copy {
+        std::string tmp_path;
+        std::string new_path;
+        std::string new_dir;
+        UniqueFd fd;  // open from add() to commit()
+        std::error_code error;
+    };
+    void fail(Copy& copy, std::error_code error);
+    std::vector<Copy> copies_;
+};
+
+// A group of one: stores content as <dir>/new/<unique_name>.
 std::error_code write_maildir_message(const std::string& dir,
                                       std::string_view unique_name,
                                       std::string_view content);

@@ -44,46 +44,9 @@ void prepare_dir(const std::string& dir) {
     }
 }
 
-std::string parent_of(const std::string& path) {
-    return path.substr(0, path.rfind('/'));
-}
-
 bool path_exists(const std::string& path) {
     struct stat info {};
     return ::lstat(path.c_str(), &info) == 0;
-}
-
-// Writes text into the already created tmp file, fsyncs and closes it.
-std::error_code write_tmp_file(UniqueFd fd, std::string_view text) {
-    if (const std::error_code error = write_all(fd.get(), text)) {
-        return error;
-    }
-    if (::fsync(fd.get()) != 0) {
-        return last_errno_error();
-    }
-    return fd.close();
-}
-
-// Writes the claimed tmp file, renames it to final_path and makes the rename durable. On any
-// failure neither tmp_path nor final_path is left behind.
-std::error_code publish(UniqueFd fd,
-                        std::string_view text,
-                        const std::string& tmp_path,
-                        const std::string& final_path) {
-    std::error_code error = write_tmp_file(std::move(fd), text);
-    if (!error && ::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
-        error = last_errno_error();
-    }
-    if (error) {
-        ::unlink(tmp_path.c_str());
-        return error;
-    }
-    if (error = fsync_dir(parent_of(final_path)); error) {
-        // Not known to be durable, and the client will be told 4xx and send again: take it back.
-        ::unlink(final_path.c_str());
-        return error;
-    }
-    return {};
 }
 
 // IDs of the same length sort by time; a longer ID is a later one.
@@ -115,42 +78,125 @@ CommitResult Spool::commit(QueueFile file, common::QueueIdGenerator& ids) {
 
 CommitResult Spool::commit(common::QueueIdGenerator& ids,
                            const std::function<QueueFile(const std::string& queue_id)>& build) {
+    std::vector<CommitRequest> requests(1);
+    requests.front().build = build;
+    commit_batch(requests, ids);
+    return std::move(requests.front().result);
+}
+
+UniqueFd Spool::claim_tmp_file(common::QueueIdGenerator& ids,
+                               std::string& id,
+                               std::error_code& error) const {
     for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
-        std::string id = ids.next();
+        id = ids.next();
         if (!common::is_valid_queue_id(id)) {
-            return {{}, invalid_id_error()};
+            error = invalid_id_error();
+            return {};
         }
-        const std::string tmp_path = root_ + "/tmp/" + id;
-        std::error_code error;
-        UniqueFd fd = open_file(tmp_path, O_WRONLY | O_CREAT | O_EXCL, kFileMode, error);
+        const std::string path = tmp_path(id);
+        error.clear();
+        UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL, kFileMode, error);
         if (error == std::errc::file_exists) {
             continue;  // another writer holds this ID right now
         }
         if (error) {
-            return {{}, error};
+            return {};
         }
         // Checked after taking tmp/<ID>, so a writer that already renamed its file is seen.
         if (path_exists(queue_path(id))) {
             fd = UniqueFd();
-            ::unlink(tmp_path.c_str());
+            ::unlink(path.c_str());
             continue;
         }
-        std::string text;
-        try {
-            QueueFile file = build(id);
-            file.queue_id = id;
-            text = serialize_queue_file(file);
-        } catch (...) {
-            ::unlink(tmp_path.c_str());  // whatever build throws, no tmp file is left behind
-            throw;
-        }
-        error = publish(std::move(fd), text, tmp_path, queue_path(id));
-        if (error) {
-            return {{}, error};
-        }
-        return {std::move(id), {}};
+        return fd;
     }
-    return {{}, std::make_error_code(std::errc::file_exists)};
+    error = std::make_error_code(std::errc::file_exists);
+    return {};
+}
+
+// Three rounds over the group, so that its messages share the expensive steps: write every
+// tmp file; make them all durable (one syncfs for a group, an fsync for a lone file); rename
+// each into incoming/ and fsync incoming/ once for all. A request that fails at any step is
+// unlinked and gets its own error; a failed sync or directory fsync fails them all.
+void Spool::commit_batch(std::vector<CommitRequest>& requests, common::QueueIdGenerator& ids) {
+    struct Staged {
+        CommitRequest* request;
+        std::string id;
+        UniqueFd fd;
+    };
+    std::vector<Staged> staged;
+    staged.reserve(requests.size());
+    const auto fail = [this](Staged& item, std::error_code error) {
+        item.fd = UniqueFd();
+        ::unlink(tmp_path(item.id).c_str());
+        item.request->result = {{}, error};
+        item.request = nullptr;
+    };
+    try {
+        for (CommitRequest& request : requests) {
+            std::error_code error;
+            std::string id;
+            UniqueFd fd = claim_tmp_file(ids, id, error);
+            if (error) {
+                request.result = {{}, error};
+                continue;
+            }
+            staged.push_back({&request, std::move(id), std::move(fd)});
+            QueueFile file = request.build(staged.back().id);
+            file.queue_id = staged.back().id;
+            if (error = write_all(staged.back().fd.get(), serialize_queue_file(file)); error) {
+                fail(staged.back(), error);
+            }
+        }
+    } catch (...) {
+        // Whatever build throws (memory), no tmp file of this group is left behind.
+        for (Staged& item : staged) {
+            if (item.request != nullptr) {
+                fail(item, std::make_error_code(std::errc::not_enough_memory));
+            }
+        }
+        throw;
+    }
+    const auto live = [](const Staged& item) { return item.request != nullptr; };
+    if (std::any_of(staged.begin(), staged.end(), live)) {
+        std::vector<int> fds;
+        for (const Staged& item : staged) {
+            if (live(item)) {
+                fds.push_back(item.fd.get());
+            }
+        }
+        const std::error_code sync_error = sync_files(fds);
+        for (Staged& item : staged) {
+            if (item.request == nullptr) {
+                continue;
+            }
+            std::error_code error = sync_error ? sync_error : item.fd.close();
+            if (!error && ::rename(tmp_path(item.id).c_str(), queue_path(item.id).c_str()) != 0) {
+                error = last_errno_error();
+            }
+            if (error) {
+                fail(item, error);
+            }
+        }
+    }
+    const bool any_renamed = std::any_of(staged.begin(), staged.end(), live);
+    if (!any_renamed) {
+        return;
+    }
+    const std::error_code dir_error = fsync_dir(root_ + "/incoming");
+    for (Staged& item : staged) {
+        if (item.request == nullptr) {
+            continue;
+        }
+        if (dir_error) {
+            // Not known to be durable, and the client will be told 4xx and send again: take
+            // it back.
+            ::unlink(queue_path(item.id).c_str());
+            item.request->result = {{}, dir_error};
+        } else {
+            item.request->result = {std::move(item.id), {}};
+        }
+    }
 }
 
 std::vector<std::string> Spool::list_queue() const {
@@ -218,13 +264,29 @@ std::error_code Spool::mark_delivered(std::string_view queue_id, std::size_t rec
 }
 
 std::error_code Spool::remove(std::string_view queue_id) {
-    if (!common::is_valid_queue_id(queue_id)) {
-        return invalid_id_error();
+    return remove(std::vector<std::string>{std::string(queue_id)}).front();
+}
+
+std::vector<std::error_code> Spool::remove(const std::vector<std::string>& queue_ids) {
+    std::vector<std::error_code> errors(queue_ids.size());
+    bool any_removed = false;
+    for (std::size_t i = 0; i < queue_ids.size(); ++i) {
+        if (!common::is_valid_queue_id(queue_ids[i])) {
+            errors[i] = invalid_id_error();
+        } else if (::unlink(queue_path(queue_ids[i]).c_str()) != 0) {
+            errors[i] = last_errno_error();
+        } else {
+            any_removed = true;
+        }
     }
-    if (::unlink(queue_path(queue_id).c_str()) != 0) {
-        return last_errno_error();
+    if (any_removed) {
+        if (const std::error_code error = fsync_dir(root_ + "/incoming")) {
+            for (std::error_code& each : errors) {
+                each = each ? each : error;
+            }
+        }
     }
-    return fsync_dir(root_ + "/incoming");
+    return errors;
 }
 
 void Spool::lock_for_server() {
@@ -266,6 +328,10 @@ std::uint64_t Spool::free_bytes(std::error_code& error) const {
 bool Spool::is_queued(std::string_view queue_id) const {
     struct stat info {};
     return common::is_valid_queue_id(queue_id) && ::stat(queue_path(queue_id).c_str(), &info) == 0;
+}
+
+std::string Spool::tmp_path(std::string_view queue_id) const {
+    return root_ + "/tmp/" + std::string(queue_id);
 }
 
 std::string Spool::queue_path(std::string_view queue_id) const {

@@ -29,6 +29,12 @@ struct CommitResult {
 // message fits above that, and it needs less than half of the free space. Pure.
 bool has_room(std::uint64_t free_bytes, std::uint64_t min_free_bytes, std::uint64_t message_bytes);
 
+// One message of a group commit (Spool::commit_batch).
+struct CommitRequest {
+    std::function<QueueFile(const std::string& queue_id)> build;
+    CommitResult result;  // filled in by commit_batch
+};
+
 class Spool {
 public:
     // Creates the root and its folders (mode 0700) when missing; throws StartupError when the
@@ -45,6 +51,10 @@ public:
     CommitResult commit(common::QueueIdGenerator& ids,
                         const std::function<QueueFile(const std::string& queue_id)>& build);
 
+    // Group commit: each request's build is called once with its claimed ID, and every
+    // request gets its own result, as from commit(), but the group shares the fsync rounds.
+    void commit_batch(std::vector<CommitRequest>& requests, common::QueueIdGenerator& ids);
+
     // Queue IDs present in incoming/, oldest first. Names that are not valid queue IDs are
     // skipped.
     std::vector<std::string> list_queue() const;
@@ -56,6 +66,8 @@ public:
 
     // Removes a fully handled message from incoming/.
     std::error_code remove(std::string_view queue_id);
+    // The same for a group: each file unlinked, incoming/ fsynced once; one result each.
+    std::vector<std::error_code> remove(const std::vector<std::string>& queue_ids);
 
     // True while incoming/<ID> exists (`labmta delete` may remove it at any time).
     bool is_queued(std::string_view queue_id) const;
@@ -74,6 +86,11 @@ public:
 
 private:
     void remove_stale_tmp_files() const;
+    // Creates tmp/<ID> exclusively for a fresh ID that is not queued yet; sets id.
+    UniqueFd claim_tmp_file(common::QueueIdGenerator& ids,
+                            std::string& id,
+                            std::error_code& error) const;
+    std::string tmp_path(std::string_view queue_id) const;
     std::string queue_path(std::string_view queue_id) const;
     std::string root_;
     UniqueFd lock_;

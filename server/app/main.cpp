@@ -163,8 +163,13 @@ int serve(const ServeOptions& options) {
     net::Resolver resolver(&loop, config.dns.servers);
     net::RelayAgent relay(&loop, resolver, app::make_relay_settings(config));
     net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock, random, relay);
-    app::SpoolSink sink(spool, queue, config.hostname, clock, random, config.queue.min_free_bytes);
-    net::SmtpServer server(&loop, app::make_session_settings(config), sink);
+    app::SpoolWriter spool_writer(spool, config.hostname, clock);
+    net::GroupCommitter sink(
+        &loop,
+        [&spool_writer](std::vector<net::QueueRequest>& group) { spool_writer.write_group(group); },
+        [&queue](const std::string& queue_id) { queue.notify(queue_id); });
+    app::SpoolRoomSink room_sink(sink, spool, config.queue.min_free_bytes);
+    net::SmtpServer server(&loop, app::make_session_settings(config), room_sink);
 
     SignalHandlers handlers{server, queue, resolver, options, config};
     const std::array<int, 4> signal_numbers{SIGINT, SIGTERM, SIGUSR1, SIGHUP};

@@ -65,21 +65,10 @@ net::RelaySettings make_relay_settings(const config::Config& config) {
     return settings;
 }
 
-SpoolSink::SpoolSink(spool::Spool& spool,
-                     net::QueueManager& queue,
-                     std::string hostname,
-                     const common::Clock& clock,
-                     common::Random& random,
-                     std::uint64_t min_free_bytes)
-    : spool_(spool),
-      queue_(queue),
-      hostname_(std::move(hostname)),
-      clock_(clock),
-      random_(random),
-      ids_(clock, random),
-      min_free_bytes_(min_free_bytes) {}
+SpoolWriter::SpoolWriter(spool::Spool& spool, std::string hostname, const common::Clock& clock)
+    : spool_(spool), hostname_(std::move(hostname)), clock_(clock), ids_(clock, random_) {}
 
-bool SpoolSink::has_room_for(std::size_t message_bytes) {
+bool SpoolRoomSink::has_room_for(std::size_t message_bytes) {
     std::error_code error;
     const std::uint64_t free_bytes = spool_.free_bytes(error);
     if (error) {
@@ -100,28 +89,38 @@ bool SpoolSink::has_room_for(std::size_t message_bytes) {
     return false;
 }
 
-protocol::QueueResult SpoolSink::commit(const common::Envelope& envelope, std::string message) {
-    std::string message_id;
-    const spool::CommitResult result = spool_.commit(ids_, [&](const std::string& queue_id) {
-        const std::int64_t arrival_us = clock_.now_us();
-        const std::string new_message_id = common::make_message_id(clock_, random_, hostname_);
-        spool::CleanupResult cleaned = spool::cleanup_message(
-            message, {envelope, queue_id, hostname_, arrival_us, new_message_id});
-        message_id = cleaned.message_id;
-        spool::QueueFile file;
-        file.queue_id = queue_id;
-        file.arrival_us = arrival_us;
-        file.envelope = envelope;
-        file.delivered.assign(envelope.recipients.size(), false);
-        file.message = std::move(cleaned.message);
-        return file;
-    });
-    if (result.error) {
-        spdlog::error("NOQUEUE: queue file write error: {}", result.error.message());
-        return {};
+void SpoolWriter::write_group(std::vector<net::QueueRequest>& group) {
+    std::vector<spool::CommitRequest> commits(group.size());
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        net::QueueRequest& request = group[i];
+        commits[i].build = [this, &request](const std::string& queue_id) {
+            const std::int64_t arrival_us = clock_.now_us();
+            const std::string new_message_id = common::make_message_id(clock_, random_, hostname_);
+            spool::CleanupResult cleaned = spool::cleanup_message(
+                request.message,
+                {request.envelope, queue_id, hostname_, arrival_us, new_message_id});
+            request.result.message_id = std::move(cleaned.message_id);
+            request.message = std::string();  // the cleaned copy replaces it: one copy in memory
+            spool::QueueFile file;
+            file.queue_id = queue_id;
+            file.arrival_us = arrival_us;
+            file.envelope = std::move(request.envelope);
+            file.delivered.assign(file.envelope.recipients.size(), false);
+            file.message = std::move(cleaned.message);
+            return file;
+        };
     }
-    queue_.notify(result.queue_id);
-    return {true, result.queue_id, message_id};
+    spool_.commit_batch(commits, ids_);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        const spool::CommitResult& result = commits[i].result;
+        if (result.error) {
+            spdlog::error("NOQUEUE: queue file write error: {}", result.error.message());
+            group[i].result = {};
+            continue;
+        }
+        group[i].result.ok = true;
+        group[i].result.queue_id = result.queue_id;
+    }
 }
 
 }  // namespace labmta::app

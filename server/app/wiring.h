@@ -1,10 +1,11 @@
-// Connects the pure modules to the real world: the spool as the session's MessageSink, and
+// Connects the pure modules to the real world: the spool behind the session's MessageSink, and
 // the config turned into the policies and limits the other modules take.
 #pragma once
 
 #include "common/clock.h"
 #include "common/ids.h"
 #include "config/config.h"
+#include "server/net/group_commit.h"
 #include "server/net/queue_manager.h"
 #include "server/net/smtp_server.h"
 #include "server/protocol/session_types.h"
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace labmta::app {
 
@@ -23,28 +25,41 @@ std::shared_ptr<const net::SessionSettings> make_session_settings(const config::
 net::QueueSettings make_queue_settings(const config::Config& config);
 net::RelaySettings make_relay_settings(const config::Config& config);
 
-// Cleans up each accepted message (Received:, Date:, Message-ID:), commits it durably to the
-// spool, and tells the queue manager. Runs on the event loop.
-class SpoolSink final : public protocol::MessageSink {
+// Writes a group of accepted messages into the spool (net::GroupCommitter's WriteGroup):
+// each is cleaned up (Received:, Date:, Message-ID:) and the group committed durably. Runs on
+// a thread-pool thread, one group at a time; so it owns its ID generator and randomness.
+class SpoolWriter {
 public:
-    SpoolSink(spool::Spool& spool,
-              net::QueueManager& queue,
-              std::string hostname,
-              const common::Clock& clock,
-              common::Random& random,
-              std::uint64_t min_free_bytes = 0);
+    SpoolWriter(spool::Spool& spool, std::string hostname, const common::Clock& clock);
 
-    protocol::QueueResult commit(const common::Envelope& envelope, std::string message) override;
-    // queue.min_free and Postfix's SIZE rule against the spool's free space now.
-    bool has_room_for(std::size_t message_bytes) override;
+    void write_group(std::vector<net::QueueRequest>& group);
 
 private:
     spool::Spool& spool_;
-    net::QueueManager& queue_;
     std::string hostname_;
     const common::Clock& clock_;
-    common::Random& random_;
+    common::SystemRandom random_;
     common::QueueIdGenerator ids_;
+};
+
+// The server's MessageSink: messages go on to next (the group committer); MAIL FROM's question
+// "is there room?" is answered from the spool's free space, with queue.min_free and Postfix's
+// SIZE rule (spool::has_room). Runs on the event loop.
+class SpoolRoomSink final : public protocol::MessageSink {
+public:
+    SpoolRoomSink(protocol::MessageSink& next,
+                  const spool::Spool& spool,
+                  std::uint64_t min_free_bytes)
+        : next_(next), spool_(spool), min_free_bytes_(min_free_bytes) {}
+
+    void queue(common::Envelope envelope, std::string message, protocol::QueueDone done) override {
+        next_.queue(std::move(envelope), std::move(message), std::move(done));
+    }
+    bool has_room_for(std::size_t message_bytes) override;
+
+private:
+    protocol::MessageSink& next_;
+    const spool::Spool& spool_;
     std::uint64_t min_free_bytes_;
 };
 

@@ -65,8 +65,10 @@ void Connection::start() {
     protocol::ClientInfo client;
     client.ip = client_ip_;
     client.may_relay = settings_->limits.relay_networks.contains(client_ip_);
-    session_.emplace(
-        settings_->policy, std::move(client), server_.sink(), *settings_->authenticator);
+    session_.emplace(settings_->policy,
+                     std::move(client),
+                     static_cast<protocol::MessageSink&>(*this),
+                     *settings_->authenticator);
     session_->start();
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
@@ -89,8 +91,8 @@ void Connection::shutdown() {
     if (!session_ || closing_) {
         return;
     }
-    if (session_->is_in_data()) {
-        shutdown_pending_ = true;  // answered once the message has been received
+    if (session_->is_in_data() || session_->is_queueing()) {
+        shutdown_pending_ = true;  // answered once the message has been received and queued
         return;
     }
     session_->on_shutdown();
@@ -126,18 +128,42 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 void Connection::process_lines() {
     // Stop at a full batch of replies: the rest of the buffered lines wait for on_write, so a
     // client that pipelines without reading cannot make us queue replies without limit.
-    while (!session_->close_after_flush() && session_->output().size() < kMaxPendingWriteBytes) {
+    // While a message is being queued, the lines after it wait in the framer: their replies
+    // must follow its 250, and a QUIT must not close before it.
+    while (!session_->close_after_flush() && !session_->is_queueing()
+           && session_->output().size() < kMaxPendingWriteBytes) {
         const std::optional<common::Line> line = framer_.next();
         if (!line) {
             break;
         }
         session_->on_line(*line);
     }
-    if (shutdown_pending_ && !session_->is_in_data()) {
+    if (shutdown_pending_ && !session_->is_in_data() && !session_->is_queueing()) {
         shutdown_pending_ = false;
         session_->on_shutdown();
     }
     after_session_step();
+}
+
+void Connection::queue(common::Envelope envelope, std::string message, protocol::QueueDone done) {
+    queueing_ = true;
+    server_.sink().queue(
+        std::move(envelope),
+        std::move(message),
+        [this, done = std::move(done)](protocol::QueueResult result) {
+            queueing_ = false;
+            done(std::move(result));
+            if (open_handles_ == 0) {
+                log_events();  // the client left meanwhile; the message is queued all the same
+                server_.release(this);
+                return;
+            }
+            process_lines();  // writes the reply and goes on with the lines that waited
+        });
+}
+
+bool Connection::has_room_for(std::size_t message_bytes) {
+    return server_.sink().has_room_for(message_bytes);
 }
 
 void Connection::after_session_step() {
@@ -210,6 +236,10 @@ void Connection::on_timer(uv_timer_t* timer) {
         self->close();
         return;
     }
+    if (self->session_->is_queueing()) {
+        self->restart_idle_timer();  // the disk is slow, not the client
+        return;
+    }
     spdlog::info("timeout after {} from {}",
                  self->session_->is_in_data() ? "DATA" : "command",
                  self->client_label_);
@@ -239,7 +269,7 @@ void Connection::close() {
 
 void Connection::on_close(uv_handle_t* handle) {
     auto* self = static_cast<Connection*>(handle->data);
-    if (--self->open_handles_ == 0) {
+    if (--self->open_handles_ == 0 && !self->queueing_) {
         self->server_.release(self);
     }
 }

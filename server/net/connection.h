@@ -18,7 +18,10 @@ namespace labmta::net {
 class SmtpServer;
 struct SessionSettings;
 
-class Connection {
+// The connection is its session's MessageSink: it passes each message on to the server's
+// sink and, while the answer is pending, holds the client's further lines and stays alive
+// even if the client goes away (the message may still be queued and is then logged).
+class Connection final : private protocol::MessageSink {
 public:
     explicit Connection(SmtpServer& server);
     Connection(const Connection&) = delete;
@@ -44,6 +47,9 @@ private:
     static void on_timer(uv_timer_t* timer);
     static void on_close(uv_handle_t* handle);
 
+    void queue(common::Envelope envelope, std::string message, protocol::QueueDone done) override;
+    // MAIL FROM's free-space question goes to the server's sink as is.
+    bool has_room_for(std::size_t message_bytes) override;
     void process_lines();
     void after_session_step();
     void write(std::string bytes);
@@ -66,6 +72,7 @@ private:
     bool closing_ = false;
     bool shutdown_pending_ = false;
     bool reading_paused_ = false;  // back-pressure: too many replies not yet written
+    bool queueing_ = false;        // a message is with the server's sink: keep this alive
 };
 
 }  // namespace labmta::net

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <utility>
 
 namespace labmta::net {
 namespace {
@@ -125,46 +126,63 @@ void QueueManager::run_next() {
     if (busy_ || pending_.empty() || stopping_) {
         return;
     }
-    current_ = Job{};
-    current_.queue_id = pending_.front().first;
-    current_.forced = pending_.front().second;
-    pending_.pop_front();
+    current_.clear();
+    while (!pending_.empty() && current_.size() < kMaxDeliveryGroup) {
+        Job& job = current_.emplace_back();
+        job.queue_id = pending_.front().first;
+        job.forced = pending_.front().second;
+        pending_.pop_front();
+    }
     busy_ = true;
     const int rc =
         uv_queue_work(loop_, &work_, &QueueManager::on_work, &QueueManager::on_work_done);
     if (rc != 0) {
         busy_ = false;
-        spdlog::error("{}: cannot start delivery: {}", current_.queue_id, uv_error_text(rc));
-        done_with(current_.queue_id);
+        spdlog::error("cannot start delivery: {}", uv_error_text(rc));
+        for (const Job& job : current_) {
+            done_with(job.queue_id);
+        }
+        current_.clear();
     }
 }
 
-// Runs on a thread-pool thread: touches only the spool and current_.
+// Runs on a thread-pool thread: touches only the spool and current_. The due messages of the
+// group are delivered locally together, sharing their fsync rounds.
 void QueueManager::on_work(uv_work_t* request) {
     auto* self = static_cast<QueueManager*>(request->data);
-    Job& job = self->current_;
-    // A deferred message waits for its retry time: not even read before then, so that a
-    // queue scan over many deferred messages costs one small file read each.
-    job.defer =
-        spool::read_defer_info(self->spool_.root(), job.queue_id).value_or(spool::DeferInfo{});
-    if (!job.forced && job.defer.next_attempt_us > self->clock_.now_us()) {
-        return;
+    std::vector<std::string> due_ids;
+    std::vector<Job*> due;
+    for (Job& job : self->current_) {
+        // A deferred message waits for its retry time: not even read before then, so that a
+        // queue scan over many deferred messages costs one small file read each.
+        job.defer =
+            spool::read_defer_info(self->spool_.root(), job.queue_id).value_or(spool::DeferInfo{});
+        if (job.forced || job.defer.next_attempt_us <= self->clock_.now_us()) {
+            due_ids.push_back(job.queue_id);
+            due.push_back(&job);
+        }
     }
-    job.local = spool::deliver_local(self->spool_,
-                                     job.queue_id,
-                                     self->settings_.local_domains,
-                                     self->settings_.hostname,
-                                     self->clock_.now_us());
-    if (job.local.load_error || job.local.removed) {
-        return;
+    std::vector<spool::LocalDeliveryReport> reports =
+        spool::deliver_local_group(self->spool_,
+                                   due_ids,
+                                   self->settings_.local_domains,
+                                   self->settings_.hostname,
+                                   self->clock_.now_us());
+    for (std::size_t i = 0; i < due.size(); ++i) {
+        Job& job = *due[i];
+        job.local = std::move(reports[i]);
+        if (!job.local.load_error && !job.local.removed) {
+            job.remaining = self->spool_.load(job.queue_id, job.load_error);
+        }
     }
-    job.remaining = self->spool_.load(job.queue_id, job.load_error);
 }
 
 void QueueManager::on_work_done(uv_work_t* request, int /*status*/) {
     auto* self = static_cast<QueueManager*>(request->data);
     self->busy_ = false;
-    self->after_local(std::move(self->current_));
+    for (Job& job : std::exchange(self->current_, {})) {
+        self->after_local(std::move(job));
+    }
     self->run_next();
 }
 

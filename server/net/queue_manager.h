@@ -1,7 +1,8 @@
-// Drives delivery of queued mail from the event loop, like Postfix's qmgr. Per message: local
-// recipients are delivered into Maildirs by a job on libuv's thread pool (file I/O and fsync
-// must not stall the sessions), one job at a time; remote recipients then go to the relay
-// agent, on the loop. Outcomes are recorded in the spool (delivered marks, defer file with
+// Drives delivery of queued mail from the event loop, like Postfix's qmgr. Local recipients
+// are delivered into Maildirs by a job on libuv's thread pool (file I/O and fsync must not
+// stall the sessions), one job at a time, each job a group of up to kMaxDeliveryGroup
+// messages that share their fsync rounds; remote recipients then go to the relay agent, on
+// the loop. Outcomes are recorded in the spool (delivered marks, defer file with
 // backoff), bounced recipients get a delivery status notification, and everything is logged
 // in Postfix's maillog shape. On start it picks up whatever an earlier run left queued.
 #pragma once
@@ -96,7 +97,9 @@ private:
     bool stopping_ = false;
     std::deque<std::pair<std::string, bool>> pending_;  // queue ID, forced
     std::set<std::string> scheduled_;  // pending, running or relaying: one job per message
-    Job current_;
+    std::vector<Job> current_;         // the group being delivered on the thread pool
+    // A group is bounded so that one slow group does not hold up the messages behind it.
+    static constexpr std::size_t kMaxDeliveryGroup = 64;
 };
 
 }  // namespace labmta::net

@@ -55,6 +55,7 @@ void Session::start() {
 void Session::on_line(const common::Line& line) {
     switch (state_) {
         case State::Greeting:
+        case State::Queueing:
         case State::Closing:
             return;
         case State::Data:
@@ -330,26 +331,46 @@ void Session::finish_data() {
                               client_.host,
                               client_.ip,
                               auth_user_};
-    const QueueResult result = sink_.commit(envelope, std::move(message));
     SessionEvent event;
     event.sender = envelope.sender;
     event.size = size;
     event.nrcpt = envelope.recipients.size();
+    event.sasl_method = auth_method_;
+    event.sasl_username = auth_user_;
+    // Last: a sink that answers at once calls on_queued() before queue() returns.
+    state_ = State::Queueing;
+    sink_.queue(std::move(envelope),
+                std::move(message),
+                [this, event = std::move(event)](QueueResult result) mutable {
+                    on_queued(result, std::move(event));
+                });
+}
+
+void Session::on_queued(const QueueResult& result, SessionEvent event) {
+    // Closing (timeout, shutdown): the client is gone or told 421; the event is still logged.
+    const bool answer = state_ == State::Queueing;
+    if (answer) {
+        state_ = State::Ready;
+    }
     if (!result.ok) {
         count("data", false);
         event.kind = SessionEvent::Kind::QueueFailed;
+        event.sasl_method.clear();
+        event.sasl_username.clear();
         events_.push_back(std::move(event));
-        reply(replies::kQueueWriteError);
+        if (answer) {
+            reply(replies::kQueueWriteError);
+        }
         return;
     }
     count("data", true);
     event.kind = SessionEvent::Kind::Queued;
     event.queue_id = result.queue_id;
     event.message_id = result.message_id;
-    event.sasl_method = auth_method_;
-    event.sasl_username = auth_user_;
     events_.push_back(std::move(event));
-    reply(replies::queued_as(result.queue_id));
+    if (answer) {
+        reply(replies::queued_as(result.queue_id));
+    }
 }
 
 void Session::handle_rset(std::string_view arg) {

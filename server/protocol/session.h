@@ -44,6 +44,10 @@ public:
     // Events for the log, in order. take_events() empties the list.
     std::vector<SessionEvent> take_events() { return std::exchange(events_, {}); }
 
+    // The message is with the sink and its reply not known yet: the caller holds further lines
+    // (pipelined commands) until this is false again. on_line() must not be called meanwhile.
+    bool is_queueing() const { return state_ == State::Queueing; }
+
     // After the output is written, the connection must be closed (221 or 421 sent).
     bool close_after_flush() const { return state_ == State::Closing; }
     bool is_in_data() const { return state_ == State::Data; }
@@ -54,7 +58,17 @@ public:
 private:
     // AuthUsername/AuthPassword: AUTH LOGIN's two prompts; AuthPlain: AUTH PLAIN without an
     // initial response, waiting for it. Each is a state, never a nested read.
-    enum class State { Greeting, Ready, AuthUsername, AuthPassword, AuthPlain, Data, Closing };
+    // Queueing: after end of data, until the sink has answered.
+    enum class State {
+        Greeting,
+        Ready,
+        AuthUsername,
+        AuthPassword,
+        AuthPlain,
+        Data,
+        Queueing,
+        Closing
+    };
 
     struct Transaction {
         std::string sender;
@@ -66,6 +80,7 @@ private:
     void handle_command(std::string_view line);
     void handle_data_line(const common::Line& line);
     void finish_data();
+    void on_queued(const QueueResult& result, SessionEvent event);
 
     void handle_helo(std::string_view arg);
     void handle_ehlo(std::string_view arg);

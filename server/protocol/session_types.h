@@ -5,6 +5,7 @@
 #include "common/envelope.h"
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,12 +39,16 @@ struct QueueResult {
     std::string message_id;
 };
 
-// Where accepted messages go: the spool, in the server; a fake in tests. commit() returns
-// only once the message is durable (or has failed): the 250 depends on it.
+// Called once with the outcome of MessageSink::queue().
+using QueueDone = std::function<void(QueueResult)>;
+
+// Where accepted messages go: the spool, in the server; a fake in tests. queue() may answer
+// at once or later (the server commits groups of messages on a worker thread); done runs only
+// once the message is durable, or has failed: the 250 depends on it.
 class MessageSink {
 public:
     virtual ~MessageSink() = default;
-    virtual QueueResult commit(const common::Envelope& envelope, std::string message) = 0;
+    virtual void queue(common::Envelope envelope, std::string message, QueueDone done) = 0;
     // Asked at MAIL FROM: whether the queue has room for a message of message_bytes (the
     // declared SIZE, 0 when none). false: 452 4.3.1 Insufficient system storage.
     virtual bool has_room_for(std::size_t /*message_bytes*/) { return true; }

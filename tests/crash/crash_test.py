@@ -33,6 +33,9 @@ KILL_WAIT_S = 10.0
 TERM_WAIT_S = 30.0
 MAX_KILL_DELAY_S = 0.3
 DRAIN_STALL_S = 60.0
+# The queue manager delivers up to this many messages as one group (kMaxDeliveryGroup in
+# server/net/queue_manager.h): a kill inside the group's window duplicates at most these.
+MAX_DELIVERY_GROUP = 64
 QUEUED_RE = re.compile(r"^250 2\.0\.0 Ok: queued as ([0-9A-F]+)\s*$")
 
 
@@ -454,9 +457,10 @@ def check(ledger, copies, killed_pids):
         if record["state"] == "acked" and any(q != record["qid"] for _, q in files):
             result["qid_mismatch"].append((marker, address, record["qid"], [q for _, q in files]))
         if len(files) > 1:
-            # A kill between the Maildir rename and the queue update leaves one copy written by
-            # the killed server; the next server delivers again. So every copy but one must
-            # come from a SIGKILLed process, and each killed process can leave at most one.
+            # A kill between the Maildir renames and the queue update of a delivery group leaves
+            # copies written by the killed server; the next server delivers again. So every
+            # copy but one must come from a SIGKILLed process, and each killed process can
+            # leave duplicates of at most one delivery group (MAX_DELIVERY_GROUP messages).
             by_killed = [n for n, _ in files if pid_of(n) in killed_pids]
             kind = "dup_acked" if record["state"] == "acked" else "dup_unacked"
             result[kind].append((marker, address, [n for n, _ in files]))
@@ -465,8 +469,8 @@ def check(ledger, copies, killed_pids):
             for name in by_killed[:len(files) - 1]:
                 extra_by_pid.setdefault(pid_of(name), []).append((marker, address))
     for pid, extras in extra_by_pid.items():
-        if len(extras) > 1:
-            result["unexplained_dup"].append(("several duplicates from one killed pid", pid, extras))
+        if len({marker for marker, _ in extras}) > MAX_DELIVERY_GROUP:
+            result["unexplained_dup"].append(("duplicates of more than one delivery group from one killed pid", pid, extras))
     for marker, record in ledger.records.items():
         if record["state"] == "acked":
             for address in record["rcpts"]:

@@ -37,6 +37,7 @@ struct Control {
     bool timeout_at_end = false;
     bool shutdown_at_end = false;
     std::size_t chunk_bytes = 0;  // how the stream is cut into feeds; 0: all at once
+    bool sink_defers = false;     // the spool answers only before the next feed
 };
 
 Control read_control(std::uint8_t byte) {
@@ -45,16 +46,28 @@ Control read_control(std::uint8_t byte) {
                    (byte & 0x02) != 0,
                    (byte & 0x04) != 0,
                    (byte & 0x08) != 0,
-                   kChunkSizes[(byte >> 4) & 0x07]};
+                   kChunkSizes[(byte >> 4) & 0x07],
+                   (byte & 0x80) != 0};
 }
 
+// Answers at once, or (defer) when the harness calls answer(), as the server's group commit.
 struct FuzzSink final : MessageSink {
     bool fail = false;
-    QueueResult commit(const Envelope&, std::string) override {
-        if (fail) {
-            return {};
+    bool defer = false;
+    labmta::protocol::QueueDone pending;
+    void queue(Envelope, std::string, labmta::protocol::QueueDone done) override {
+        pending = std::move(done);
+        if (!defer) {
+            answer();
         }
-        return {true, "0123456789AB", "<id@profbox.domain.local>"};
+    }
+    void answer() {
+        if (!pending) {
+            return;
+        }
+        auto done = std::move(pending);
+        pending = nullptr;
+        done(fail ? QueueResult{} : QueueResult{true, "0123456789AB", "<id@profbox.domain.local>"});
     }
 };
 
@@ -146,6 +159,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const SessionPolicy policy = lab_policy();
     FuzzSink sink;
     sink.fail = control.sink_fails;
+    sink.defer = control.sink_defers;
     FuzzAuthenticator authenticator;
     Session session(
         policy, ClientInfo{"unknown", "192.0.2.1", control.may_relay}, sink, authenticator);
@@ -155,14 +169,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t chunk = control.chunk_bytes == 0 ? stream.size() : control.chunk_bytes;
     for (std::size_t offset = 0; offset < stream.size(); offset += chunk) {
         framer.feed(stream.substr(offset, chunk));
+        // As server/net does: no line while the session waits for the spool's answer.
+        step(session, 0, [&] { sink.answer(); });
         // Lines keep coming after the close too: the session must ignore them.
-        while (const auto line = framer.next()) {
+        while (!session.is_queueing()) {
+            const auto line = framer.next();
+            if (!line) {
+                break;
+            }
             const Line current = *line;
             step(session, current.text.size(), [&] { session.on_line(current); });
         }
     }
-    // As server/net does: a shutdown waits for the end of DATA, a timeout does not.
-    const bool shuts_down = control.shutdown_at_end && !session.is_in_data();
+    // As server/net does: a shutdown waits for the end of DATA and the spool's answer, a
+    // timeout does not.
+    const bool shuts_down =
+        control.shutdown_at_end && !session.is_in_data() && !session.is_queueing();
     if (shuts_down) {
         step(session, 0, [&] { session.on_shutdown(); });
     }
@@ -176,6 +198,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         step(session, 0, [&] { session.on_timeout(); });
         step(session, 0, [&] { session.on_shutdown(); });
     }
+    // A spool answer after the close is logged, never sent.
+    step(session, 0, [&] { sink.answer(); });
     session.command_summary();
     return 0;
 }

@@ -23,12 +23,13 @@ struct SpaceSink final : labmta::protocol::MessageSink {
     std::vector<std::size_t> asked;  // message_bytes of each has_room_for call
     std::size_t commits = 0;
 
-    QueueResult commit(const Envelope&, std::string) override {
+    void queue(Envelope, std::string, labmta::protocol::QueueDone done) override {
         if (write_fails) {
-            return {};
+            done({});
+            return;
         }
         ++commits;
-        return {true, "0123456789AB", "<id@profbox.domain.local>"};
+        done({true, "0123456789AB", "<id@profbox.domain.local>"});
     }
     bool has_room_for(std::size_t message_bytes) override {
         asked.push_back(message_bytes);

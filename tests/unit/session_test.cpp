@@ -22,6 +22,8 @@ using labmta::protocol::Session;
 using labmta::protocol::SessionEvent;
 using labmta::protocol::SessionPolicy;
 
+// Answers at once, as most tests want, or (defer) keeps the answer until answer() is called,
+// as the server's group commit does.
 struct FakeSink final : MessageSink {
     struct Commit {
         Envelope envelope;
@@ -29,13 +31,26 @@ struct FakeSink final : MessageSink {
     };
     std::vector<Commit> commits;
     bool fail = false;
+    bool defer = false;
+    labmta::protocol::QueueDone pending;
 
-    QueueResult commit(const Envelope& envelope, std::string message) override {
-        if (fail) {
-            return {};
+    void queue(Envelope envelope, std::string message, labmta::protocol::QueueDone done) override {
+        if (!fail) {
+            commits.push_back({std::move(envelope), std::move(message)});
         }
-        commits.push_back({envelope, std::move(message)});
-        return {true, "0123456789AB", "<id@profbox.domain.local>"};
+        if (defer) {
+            pending = std::move(done);
+        } else {
+            answer(std::move(done));
+        }
+    }
+
+    void answer(labmta::protocol::QueueDone done) const {
+        if (fail) {
+            done({});
+        } else {
+            done({true, "0123456789AB", "<id@profbox.domain.local>"});
+        }
     }
 };
 
@@ -345,6 +360,55 @@ TEST_CASE("session: a failed commit is 451 4.3.0", "[session]") {
     h.begin_transaction();
     CHECK(h.send(".") == "451 4.3.0 Error: queue file write error\r\n");
     CHECK(h.send("MAIL FROM:<a@domain.local>") == "250 2.1.0 Ok\r\n");
+}
+
+TEST_CASE("session: the 250 waits for the sink's answer, and nothing is read meanwhile",
+          "[session]") {
+    Harness h;
+    h.sink.defer = true;
+    h.begin_transaction();
+    CHECK(h.send(".").empty());
+    CHECK(h.session.is_queueing());
+    CHECK(h.session.take_events().empty());
+    // A line given anyway (the connection holds them) changes nothing.
+    CHECK(h.send("MAIL FROM:<a@domain.local>").empty());
+    REQUIRE(h.sink.pending);
+    h.sink.answer(std::move(h.sink.pending));
+    CHECK_FALSE(h.session.is_queueing());
+    CHECK(h.session.take_output() == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    const auto events = h.session.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == SessionEvent::Kind::Queued);
+    CHECK(events[0].queue_id == "0123456789AB");
+    CHECK(h.send("MAIL FROM:<a@domain.local>") == "250 2.1.0 Ok\r\n");
+}
+
+TEST_CASE("session: a late queue failure is 451 4.3.0", "[session]") {
+    Harness h;
+    h.sink.defer = true;
+    h.sink.fail = true;
+    h.begin_transaction();
+    CHECK(h.send(".").empty());
+    h.sink.answer(std::move(h.sink.pending));
+    CHECK(h.session.take_output() == "451 4.3.0 Error: queue file write error\r\n");
+    CHECK(h.send("MAIL FROM:<a@domain.local>") == "250 2.1.0 Ok\r\n");
+}
+
+TEST_CASE("session: a timeout while queueing closes; the late answer is logged, not sent",
+          "[session]") {
+    Harness h;
+    h.sink.defer = true;
+    h.begin_transaction();
+    CHECK(h.send(".").empty());
+    h.session.on_timeout();
+    CHECK(h.session.take_output().rfind("421 4.4.2 ", 0) == 0);
+    h.session.take_events();
+    h.sink.answer(std::move(h.sink.pending));
+    CHECK(h.session.take_output().empty());
+    CHECK(h.session.close_after_flush());
+    const auto events = h.session.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == SessionEvent::Kind::Queued);
 }
 
 TEST_CASE("session: RSET, NOOP, VRFY, HELP", "[session]") {

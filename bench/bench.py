@@ -1,0 +1,482 @@
+#!/usr/bin/env python3
+"""labmta benchmark (issue 5): throughput against Postfix's smtp-sink, idle-connection and
+large-message memory, and instructions per message under callgrind. Started by bench/run.sh,
+which builds labmta and unpacks smtp-source/smtp-sink; see bench/README.md for the scenarios.
+Exit status: 0 ok, 1 a message was lost or a tool failed, 2 (full runs only) a target missed.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import idle_connections  # noqa: E402  (the scenario E load, also usable standalone)
+
+REPO = Path(__file__).resolve().parent.parent
+DOMAIN = "domain.local"
+
+# Throughput scenarios, run by smtp-source against smtp-sink, then against labmta.
+# reuse: -d, many messages per connection; without it smtp-source connects once per message.
+THROUGHPUT = {
+    "A": dict(what="1 session, 1 KB", sessions=1, messages=2000, size=1024, reuse=True,
+              target=0.30, smoke=20),
+    "B": dict(what="20 sessions, 1 KB", sessions=20, messages=20000, size=1024, reuse=True,
+              target=0.50, smoke=200),
+    "C": dict(what="100 sessions, new connection per message", sessions=100, messages=1000,
+              size=1024, reuse=False, target=0.50, smoke=20),
+    "D": dict(what="20 sessions, 200 KB", sessions=20, messages=500, size=200 * 1024,
+              reuse=True, target=0.80, smoke=10),
+}
+IDLE = dict(connections=10000, smoke=200, greeting_s=5.0, max_bytes_per_connection=4096)
+BIG = dict(size=50 * 1024 * 1024, smoke=2 * 1024 * 1024, max_growth_kb=2048)
+CALLGRIND = dict(baseline=20, messages=220)
+ALL = ["A", "B", "C", "D", "E", "F", "CG"]
+
+
+class BenchError(Exception):
+    """A tool failed or the setup is broken: the run cannot be trusted."""
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(predicate, timeout_s, interval_s=0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return predicate()
+
+
+def status_kb(pid, field):
+    return idle_connections.read_status_kb(pid, field)
+
+
+class Labmta:
+    """One `labmta serve` with its own config, spool and log file under workdir/name."""
+
+    def __init__(self, binary, workdir, name, limits=None, wrapper=(), ready_timeout_s=15):
+        self.dir = workdir / name
+        self.spool = self.dir / "spool"
+        self.dir.mkdir(parents=True)
+        self.log_path = self.dir / "labmta.log"
+        limits = {"connections": 10100, "connections_per_client": 10100, **(limits or {})}
+        config = self.dir / "labmta.yaml"
+        config.write_text(
+            "hostname: bench.domain.local\n"
+            'listen:\n  - "127.0.0.1:0"\n'
+            f'spool: "{self.spool}"\n'
+            f"local_domains:\n  - {DOMAIN}\n"
+            "limits:\n" + "".join(f"  {key}: {value}\n" for key, value in limits.items()))
+        ready = self.dir / "ready"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [*wrapper, str(binary), "serve", "--config", str(config),
+                 "--ready-file", str(ready)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        if not wait_until(lambda: ready.exists() or self.process.poll() is not None,
+                          ready_timeout_s):
+            raise BenchError(f"labmta ({name}) not ready after {ready_timeout_s} s")
+        if self.process.poll() is not None:
+            raise BenchError(f"labmta ({name}) exited at startup:\n{self.log_tail()}")
+        self.port = int(ready.read_text().split()[0].rsplit(":", 1)[1])
+        self.pid = self.process.pid  # valgrind runs the server in its own process
+
+    def maildir_count(self, user):
+        new = self.spool / "mailboxes" / DOMAIN / user / "new"
+        return len(os.listdir(new)) if new.is_dir() else 0
+
+    def queue_empty(self):
+        incoming = self.spool / "incoming"
+        return not incoming.is_dir() or not os.listdir(incoming)
+
+    def wait_delivered(self, user, expected, timeout_s):
+        """Waits until the queue is empty and `expected` messages are in user's Maildir;
+        returns the number delivered (more than expected means duplicates)."""
+        wait_until(lambda: self.queue_empty() and self.maildir_count(user) >= expected,
+                   timeout_s, interval_s=0.1)
+        return self.maildir_count(user)
+
+    def log_tail(self, lines=30):
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def log_count(self, needle):
+        with open(self.log_path, errors="replace") as log:
+            return sum(needle in line for line in log)
+
+    def stop(self, timeout_s=60):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+class Postfix:
+    """smtp-source and smtp-sink from the unpacked postfix package (bench/run.sh)."""
+
+    def __init__(self, tools):
+        self.sbin = Path(tools) / "usr/sbin"
+        # They link libpostfix-*.so from the same package, not installed system-wide.
+        self.env = {**os.environ, "LD_LIBRARY_PATH": str(Path(tools) / "usr/lib/postfix")}
+        self.sink = None
+
+    def start_sink(self, log_path):
+        self.sink_port = free_port()
+        # smtp-sink refuses to run as root unless told which user to become.
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        self.sink_log = open(log_path, "wb")
+        self.sink = subprocess.Popen(
+            [str(self.sbin / "smtp-sink"), *user, f"127.0.0.1:{self.sink_port}", "1024"],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=self.sink_log,
+            stderr=subprocess.STDOUT)
+
+        def accepting():
+            try:
+                socket.create_connection(("127.0.0.1", self.sink_port), timeout=1).close()
+                return True
+            except OSError:
+                return self.sink.poll() is not None
+
+        if not wait_until(accepting, 10) or self.sink.poll() is not None:
+            raise BenchError(f"smtp-sink did not start; see {log_path}")
+
+    def source(self, port, sessions, messages, size, reuse, recipient, timeout_s):
+        """Runs smtp-source; returns its wall time in seconds (monotonic clock)."""
+        command = [str(self.sbin / "smtp-source"), "-s", str(sessions), "-m", str(messages),
+                   "-l", str(size), "-M", "bench.example", "-f", "bench@example.org",
+                   "-t", recipient, *(["-d"] if reuse else []), f"127.0.0.1:{port}"]
+        start = time.monotonic()
+        result = subprocess.run(command, env=self.env, stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=timeout_s)
+        seconds = time.monotonic() - start
+        if result.returncode != 0:
+            raise BenchError(f"smtp-source failed ({result.returncode}): "
+                             f"{' '.join(command)}\n{result.stderr.strip()[-2000:]}")
+        return seconds
+
+    def stop(self):
+        if self.sink and self.sink.poll() is None:
+            self.sink.terminate()
+            try:
+                self.sink.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.sink.kill()
+                self.sink.wait()
+
+
+class Bench:
+    def __init__(self, options, workdir):
+        self.options = options
+        self.workdir = workdir
+        self.postfix = Postfix(options.tools)
+        self.rows = []   # table rows
+        self.notes = []  # lines printed under the table
+        self.lost = False
+        self.missed = False
+        self.servers = []
+
+    def server(self, name, **kwargs):
+        server = Labmta(self.options.labmta, self.workdir, name, **kwargs)
+        self.servers.append(server)
+        return server
+
+    def stop_server(self, server, timeout_s=60):
+        """Stops a labmta; one that crashed or did not stop cleanly fails the run."""
+        code = server.stop(timeout_s)
+        if code != 0:
+            raise BenchError(f"labmta ({server.dir.name}) exited with status {code}")
+
+    def row(self, scenario, target, labmta, sink, ratio, delivered, done, ok, lost=False):
+        self.lost |= lost
+        if lost:
+            verdict = "FAIL (delivered ≠ accepted)"
+        elif ok is None:
+            verdict = "reported"
+        elif self.options.smoke:
+            verdict = "not judged (smoke)"
+        else:
+            verdict = "pass" if ok else "FAIL"
+            self.missed |= not ok
+        self.rows.append([scenario, target, labmta, sink, ratio, delivered, done, verdict])
+        print("  " + " | ".join(self.rows[-1]), flush=True)
+
+    def throughput(self, server, key):
+        spec = THROUGHPUT[key]
+        messages = spec["smoke"] if self.options.smoke else spec["messages"]
+        sessions = min(spec["sessions"], messages)
+        user = f"bench-{key.lower()}"
+        run = dict(sessions=sessions, messages=messages, size=spec["size"], reuse=spec["reuse"],
+                   recipient=f"{user}@{DOMAIN}", timeout_s=600)
+        print(f"{key}: {spec['what']}, {messages} messages", flush=True)
+        sink_s = self.postfix.source(self.postfix.sink_port, **run)
+        start = time.monotonic()
+        labmta_s = self.postfix.source(server.port, **run)
+        # smtp-source exits non-zero on any error reply, so all were accepted (250).
+        delivered = server.wait_delivered(user, messages, timeout_s=60 + messages * 0.02)
+        done_s = time.monotonic() - start
+        labmta_rate, sink_rate = messages / labmta_s, messages / sink_s
+        ratio = labmta_rate / sink_rate
+        lost = delivered != messages
+        if lost:
+            self.notes.append(f"{key}: {delivered} of {messages} accepted messages delivered "
+                              f"after {done_s:.1f} s; queue empty: {server.queue_empty()}")
+        self.row(f"{key}: {spec['what']}", f"≥ {spec['target']:.2f} × sink",
+                 f"{labmta_rate:,.0f} msgs/s ({labmta_s:.2f} s)",
+                 f"{sink_rate:,.0f} msgs/s ({sink_s:.2f} s)", f"{ratio:.2f}",
+                 f"{delivered}/{messages}", f"{done_s:.2f} s", ratio >= spec["target"],
+                 lost=lost)
+
+    def idle(self):
+        count = IDLE["smoke"] if self.options.smoke else IDLE["connections"]
+        print(f"E: {count} idle connections", flush=True)
+        server = self.server("idle")
+        before_kb = status_kb(server.pid, "VmRSS")
+        sockets, greeted, failed = idle_connections.open_idle(
+            "127.0.0.1", server.port, count, IDLE["greeting_s"])
+        try:
+            during_kb = status_kb(server.pid, "VmRSS")
+        finally:
+            for sock in sockets:
+                sock.close()
+        per_connection = (during_kb - before_kb) * 1024 / max(greeted, 1)
+        emfile = server.log_count("too many open files") + server.log_count("EMFILE")
+        if emfile:
+            self.notes.append(f"E: the server logged {emfile} EMFILE (open-file limit) errors")
+        if failed:
+            self.notes.append(f"E: {failed} connections refused, closed or not greeted with 220")
+        self.notes.append(f"E: server VmRSS {before_kb} kB before, {during_kb} kB with "
+                          f"{greeted} connections")
+        self.stop_server(server)
+        ok = greeted == count and per_connection <= IDLE["max_bytes_per_connection"]
+        self.row(f"E: {count:,} idle connections", "all greeted in 5 s, ≤ 4 KB RSS each",
+                 f"{greeted:,} greeted, {per_connection:,.0f} B/conn", "–", "–", "–", "–", ok)
+
+    def big_message(self):
+        size = BIG["smoke"] if self.options.smoke else BIG["size"]
+        print(f"F: one {size // (1024 * 1024)} MB message", flush=True)
+        server = self.server("big", limits={"message_size": size + 10 * 1024 * 1024})
+        before_kb = status_kb(server.pid, "VmRSS")
+        # Resets VmHWM (peak RSS) to the current RSS, so VmHWM afterwards is this message's peak.
+        Path(f"/proc/{server.pid}/clear_refs").write_text("5")
+        start = time.monotonic()
+        reply = send_big_message(server.port, size, f"bench-f@{DOMAIN}")
+        if not reply.startswith("250"):
+            raise BenchError(f"F: the big message was refused: {reply}")
+        delivered = server.wait_delivered("bench-f", 1, timeout_s=120)
+        done_s = time.monotonic() - start
+        growth_kb = status_kb(server.pid, "VmHWM") - before_kb
+        self.stop_server(server)
+        self.row(f"F: one {size // (1024 * 1024)} MB message", "≤ 2 MB peak RSS growth",
+                 f"{growth_kb / 1024:.1f} MB peak growth", "–", "–", f"{delivered}/1",
+                 f"{done_s:.2f} s", growth_kb <= BIG["max_growth_kb"], lost=delivered != 1)
+
+    def callgrind(self):
+        if not shutil.which("valgrind"):
+            self.notes.append("callgrind: skipped, valgrind is not installed")
+            return
+        print("CG: instructions per message (callgrind, scenario A shape)", flush=True)
+        totals = {}
+        for messages in (CALLGRIND["baseline"], CALLGRIND["messages"]):
+            out = self.workdir / f"callgrind.{messages}.out"
+            # All threads (loop and libuv's pool) go into one file; children are not traced.
+            server = self.server(f"callgrind-{messages}", ready_timeout_s=120, wrapper=[
+                "valgrind", "--tool=callgrind", "--trace-children=no",
+                f"--callgrind-out-file={out}"])
+            self.postfix.source(server.port, sessions=1, messages=messages, size=1024,
+                                reuse=True, recipient=f"bench-cg@{DOMAIN}", timeout_s=600)
+            if server.wait_delivered("bench-cg", messages, timeout_s=300) != messages:
+                raise BenchError(f"callgrind: not all {messages} messages delivered")
+            self.stop_server(server, timeout_s=120)
+            totals[messages] = callgrind_total(out)
+        low, high = CALLGRIND["baseline"], CALLGRIND["messages"]
+        per_message = (totals[high] - totals[low]) / (high - low)
+        self.notes.append(f"callgrind: {totals[low]:,} Ir with {low} messages, "
+                          f"{totals[high]:,} Ir with {high}: {per_message:,.0f} instructions "
+                          "per message (receive, commit, deliver; user space only)")
+        # Kept for `callgrind_annotate build-bench/callgrind.out | head -40`.
+        shutil.copyfile(self.workdir / f"callgrind.{high}.out", REPO / "build-bench/callgrind.out")
+        self.row("CG: instructions/message", "–", f"{per_message:,.0f} Ir/msg", "–", "–", "–",
+                 "–", None)
+
+    def run(self, selected):
+        throughput = [key for key in selected if key in THROUGHPUT]
+        if throughput:
+            self.postfix.start_sink(self.workdir / "smtp-sink.log")
+            server = self.server("throughput")
+            for key in throughput:
+                self.throughput(server, key)
+            self.stop_server(server)
+        if "E" in selected:
+            self.idle()
+        if "F" in selected:
+            self.big_message()
+        if "CG" in selected and not self.options.smoke:
+            self.callgrind()
+
+    def stop_all(self):
+        self.postfix.stop()
+        for server in self.servers:
+            server.stop(timeout_s=20)
+
+
+def send_big_message(port, size, recipient):
+    """Sends one message of about `size` bytes over a raw socket (streamed, so the client
+    stays small); returns the server's reply to the end of data."""
+    line = b"X" * 998 + b"\r\n"  # longest line RFC 5321 allows; never starts with a dot
+    block = line * 64
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        reader = sock.makefile("rb")
+
+        def command(text, expect):
+            if text:
+                sock.sendall(text.encode() + b"\r\n")
+            while True:
+                reply = reader.readline().decode(errors="replace")
+                if reply[3:4] != "-":
+                    break
+            if not reply.startswith(expect):
+                raise BenchError(f"F: {text or 'greeting'}: {reply.strip()}")
+            return reply
+
+        command("", "220")
+        command("EHLO bench.example", "250")
+        command("MAIL FROM:<bench@example.org>", "250")
+        command(f"RCPT TO:<{recipient}>", "250")
+        command("DATA", "354")
+        sock.sendall(b"Subject: big\r\n\r\n")
+        for _ in range(size // len(block)):
+            sock.sendall(block)
+        sock.sendall(b".\r\n")
+        reply = reader.readline().decode(errors="replace").strip()
+        command("QUIT", "221")
+        return reply
+
+
+def callgrind_total(path):
+    """The total Ir of a callgrind output file (its 'totals:' or 'summary:' line)."""
+    for line in reversed(path.read_text(errors="replace").splitlines()):
+        if line.startswith(("totals:", "summary:")):
+            return int(line.split()[1])
+    raise BenchError(f"no totals in {path}")
+
+
+def machine_info(spool_dir):
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    # findmnt names ext4 as ext4 (stat -f says "ext2/ext3").
+    fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", str(spool_dir)],
+                        capture_output=True, text=True).stdout.strip() or "unknown"
+    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    return [f"date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, "
+            f"labmta source {commit}",
+            f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}, "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
+            f"spool filesystem: {fs}"]
+
+
+def markdown_table(rows):
+    header = ["scenario", "target", "labmta", "smtp-sink", "ratio", "delivered/accepted",
+              "delivery done", "result"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(path, mode, info, table, notes):
+    text = ["# Benchmark results", "",
+            "Produced by `bench/run.sh --write-results` (see bench/README.md). The machine is",
+            "shared, so numbers vary between runs by tens of percent.", "",
+            *[f"{line}  " for line in [f"mode: {mode}", *info]], "", table, ""]
+    if notes:
+        text += ["Notes:", "", *[f"- {note}" for note in notes], ""]
+    path.write_text("\n".join(text))
+
+
+def parse_options():
+    parser = argparse.ArgumentParser(description="labmta benchmark (see bench/README.md)")
+    parser.add_argument("--tools", required=True, help="unpacked postfix package (run.sh)")
+    parser.add_argument("--labmta", required=True, help="labmta binary")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny counts, no callgrind; fails only on loss or tool errors")
+    parser.add_argument("--only", default=",".join(ALL),
+                        help="comma-separated scenarios: A,B,C,D,E,F,CG (default: all)")
+    parser.add_argument("--write-results", action="store_true", help="write bench/RESULTS.md")
+    options = parser.parse_args()
+    options.labmta = Path(options.labmta).resolve()
+    selected = [key.strip().upper() for key in options.only.split(",") if key.strip()]
+    unknown = [key for key in selected if key not in ALL]
+    if unknown:
+        parser.error(f"unknown scenario {','.join(unknown)}; choose from {','.join(ALL)}")
+    return options, selected
+
+
+def main():
+    options, selected = parse_options()
+    # Scenario E needs ~10,000 fds in the server and in the load script; both inherit this.
+    limit = idle_connections.raise_fd_limit()
+    if "E" in selected and not options.smoke and limit < IDLE["connections"] + 200:
+        print(f"warning: open-file limit {limit} is too low for scenario E", file=sys.stderr)
+    # SIGTERM (e.g. from CI) unwinds like Ctrl-C, so the finally below stops every process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    base = REPO / "build-bench"
+    base.mkdir(exist_ok=True)
+    # Under build-bench/, not /tmp: the spool must be on a real disk (fsync), not a tmpfs.
+    workdir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+    bench = Bench(options, workdir)
+    info = machine_info(workdir)
+    print("\n".join(info), flush=True)
+    failure = None
+    try:
+        bench.run(selected)
+    except (BenchError, subprocess.TimeoutExpired) as error:
+        failure = str(error)
+    except BaseException:  # Ctrl-C or SIGTERM: stop everything, leave nothing behind
+        bench.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    bench.stop_all()
+    table = markdown_table(bench.rows)
+    mode = "smoke (tiny counts; timings not judged)" if options.smoke else "full"
+    print(f"\n{table}\n")
+    for note in bench.notes:
+        print(f"note: {note}")
+    if options.write_results:
+        write_results(REPO / "bench" / "RESULTS.md", mode, info, table, bench.notes)
+    if failure or bench.lost:
+        print(f"\nbench: FAILED: {failure or 'messages were lost'}", file=sys.stderr)
+        for server in bench.servers:
+            print(f"---- {server.log_path} (tail) ----\n{server.log_tail()}", file=sys.stderr)
+        print(f"work directory kept: {workdir}", file=sys.stderr)
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    if bench.missed:
+        print("bench: some targets missed (see the table)")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
