@@ -128,12 +128,17 @@ std::string received_header(const CleanupInput& input, std::string_view date) {
 
 }  // namespace
 
-CleanupResult cleanup_message(std::string_view raw, const CleanupInput& input) {
+CleanupHead cleanup_head(std::string_view raw_start, bool complete, const CleanupInput& input) {
+    std::string_view raw = raw_start;
+    if (!complete) {
+        const std::size_t last_lf = raw.rfind('\n');
+        raw = last_lf == std::string_view::npos ? std::string_view{} : raw.substr(0, last_lf + 1);
+    }
     const HeaderScan scan = scan_headers(raw);
     const std::string date = common::format_rfc5322_date(input.arrival_us);
-    CleanupResult result;
-    std::string& out = result.message;
-    out.reserve(raw.size() + 512);
+    CleanupHead result;
+    std::string& out = result.head;
+    out.reserve(scan.end + 512);
     out += received_header(input, date);
     out.append(raw.substr(0, scan.end));
     if (scan.end > 0 && out.back() != '\n') {
@@ -148,13 +153,23 @@ CleanupResult cleanup_message(std::string_view raw, const CleanupInput& input) {
         result.message_id = header_safe(input.new_message_id);
         out += "Message-ID: " + result.message_id + "\n";
     }
-    if (scan.end < raw.size() && !scan.has_blank_line) {
+    const bool body_follows = scan.end < raw.size() || !complete;
+    if (body_follows && !scan.has_blank_line) {
         out.push_back('\n');  // the blank line the client left out (RFC 5322 2.1)
     }
-    out.append(raw.substr(scan.end));
-    if (out.back() != '\n') {
-        out.push_back('\n');
+    result.raw_consumed = scan.end;
+    return result;
+}
+
+CleanupResult cleanup_message(std::string_view raw, const CleanupInput& input) {
+    CleanupHead head = cleanup_head(raw, true, input);
+    CleanupResult result;
+    result.message = std::move(head.head);
+    result.message.append(raw.substr(head.raw_consumed));
+    if (result.message.back() != '\n') {
+        result.message.push_back('\n');
     }
+    result.message_id = std::move(head.message_id);
     return result;
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/envelope.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,5 +27,21 @@ struct CleanupResult {
 
 // raw: the message as the DATA reader produced it (LF line endings, dot-stuffing undone).
 CleanupResult cleanup_message(std::string_view raw, const CleanupInput& input);
+
+// The same for a message known by its first bytes only (a big one, streamed to disk): head
+// replaces raw_start's first raw_consumed bytes; the rest of the message follows unchanged.
+// complete: raw_start is the whole message. Otherwise only its whole lines are looked at, and
+// a header section that goes on past them is ended there, the rest counting as body (as
+// Postfix's header_size_limit does).
+struct CleanupHead {
+    std::string head;
+    std::size_t raw_consumed = 0;
+    std::string message_id;
+};
+CleanupHead cleanup_head(std::string_view raw_start, bool complete, const CleanupInput& input);
+
+// How much of a message the header section may take before the rest counts as body
+// (Postfix's header_size_limit default).
+inline constexpr std::size_t kHeaderSizeLimit = 102400;
 
 }  // namespace labmta::spool

@@ -50,8 +50,8 @@ long process_id() {
 
 // One queued message of a group: what was loaded, and where each local copy went.
 struct GroupMessage {
-    std::optional<QueueFile> file;
-    std::vector<bool> done;  // as file->delivered, updated as copies succeed
+    std::optional<Spool::Opened> opened;  // the message stays on disk
+    std::vector<bool> done;               // as file->delivered, updated as copies succeed
     struct Copy {
         std::size_t recipient_index;
         std::size_t batch_index;   // in the MaildirBatch
@@ -74,7 +74,7 @@ void stage_copies(Spool& spool,
                   const std::vector<std::string>& local_domains,
                   std::string_view hostname,
                   std::int64_t now_us) {
-    const QueueFile& file = *message.file;
+    const QueueFile& file = message.opened->file;
     for (std::size_t i = 0; i < file.envelope.recipients.size(); ++i) {
         const std::string& recipient = file.envelope.recipients[i];
         if (message.done[i] || !is_local_recipient(recipient, local_domains)) {
@@ -101,7 +101,12 @@ void stage_copies(Spool& spool,
             + ">\nDelivered-To: " + header_safe(common::to_lower_ascii(recipient)) + "\n";
         const std::string name =
             maildir_unique_name(now_us, process_id(), next_delivery_counter(), hostname);
-        const std::size_t batch_index = batch.add(maildir, name, head, file.message);
+        const std::size_t batch_index = batch.add(maildir,
+                                                  name,
+                                                  head,
+                                                  message.opened->fd.get(),
+                                                  message.opened->message_offset,
+                                                  message.opened->message_size);
         message.copies.push_back({i, batch_index, report.results.size()});
         report.results.push_back(
             make_result(recipient, DeliveryStatus::Sent, "2.0.0", "delivered to maildir"));
@@ -160,13 +165,14 @@ std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
     MaildirBatch batch;
     for (std::size_t m = 0; m < queue_ids.size(); ++m) {
         GroupMessage& message = messages[m];
-        message.file = spool.load(queue_ids[m], reports[m].load_error);
-        if (!message.file) {
+        message.opened = spool.open_queued(queue_ids[m], reports[m].load_error);
+        if (!message.opened) {
             continue;
         }
-        reports[m].arrival_us = message.file->arrival_us;
-        reports[m].sender = message.file->envelope.sender;
-        message.done = message.file->delivered;
+        const QueueFile& file = message.opened->file;
+        reports[m].arrival_us = file.arrival_us;
+        reports[m].sender = file.envelope.sender;
+        message.done = file.delivered;
         stage_copies(spool, message, reports[m], batch, local_domains, hostname, now_us);
     }
     // Round 2: all copies durable together, then in new/.
@@ -177,13 +183,14 @@ std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
     std::vector<std::string> finished;
     for (std::size_t m = 0; m < queue_ids.size(); ++m) {
         GroupMessage& message = messages[m];
-        if (!message.file) {
+        if (!message.opened) {
             continue;
         }
+        message.opened->fd = UniqueFd();  // copied: not needed any more
         for (const GroupMessage::Copy& copy : message.copies) {
             if (const std::error_code error = batch.error(copy.batch_index)) {
                 reports[m].results[copy.result_index] =
-                    make_result(message.file->envelope.recipients[copy.recipient_index],
+                    make_result(message.opened->file.envelope.recipients[copy.recipient_index],
                                 DeliveryStatus::Deferred,
                                 "4.3.0",
                                 error.message());

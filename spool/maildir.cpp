@@ -1,6 +1,8 @@
 // See maildir.h. Blocking POSIX I/O; errors come back as std::error_code.
 #include "spool/maildir.h"
 
+#include "spool/spill_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -32,7 +34,9 @@ std::error_code ensure_maildir(const std::string& dir) {
 std::size_t MaildirBatch::add(const std::string& dir,
                               std::string_view unique_name,
                               std::string_view head,
-                              std::string_view body) {
+                              int body_fd,
+                              std::uint64_t body_offset,
+                              std::uint64_t body_length) {
     Copy& copy = copies_.emplace_back();
     if (!is_single_component(unique_name)) {
         copy.error = std::make_error_code(std::errc::invalid_argument);
@@ -48,8 +52,8 @@ std::size_t MaildirBatch::add(const std::string& dir,
         return copies_.size() - 1;
     }
     std::error_code error = write_all(copy.fd.get(), head);
-    if (!error) {
-        error = write_all(copy.fd.get(), body);
+    if (!error && body_length > 0) {
+        error = copy_file_part(body_fd, body_offset, body_length, copy.fd.get());
     }
     if (error) {
         fail(copy, error);
@@ -114,7 +118,7 @@ std::error_code write_maildir_message(const std::string& dir,
                                       std::string_view unique_name,
                                       std::string_view content) {
     MaildirBatch batch;
-    const std::size_t index = batch.add(dir, unique_name, {}, content);
+    const std::size_t index = batch.add(dir, unique_name, content, -1, 0, 0);
     batch.commit();
     return batch.error(index);
 }

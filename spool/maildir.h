@@ -8,6 +8,7 @@
 #include "spool/file_util.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -20,12 +21,15 @@ std::error_code ensure_maildir(const std::string& dir);
 
 class MaildirBatch {
 public:
-    // Writes head + body as <dir>/tmp/<unique_name>; returns the copy's index for error().
-    // unique_name must be a single path component (no "/", not "." or "..").
+    // Writes head, then body_length bytes of body_fd from body_offset (copied in the kernel),
+    // as <dir>/tmp/<unique_name>; returns the copy's index for error(). unique_name must be a
+    // single path component (no "/", not "." or "..").
     std::size_t add(const std::string& dir,
                     std::string_view unique_name,
                     std::string_view head,
-                    std::string_view body);
+                    int body_fd,
+                    std::uint64_t body_offset,
+                    std::uint64_t body_length);
     // Publishes every copy written so far into new/. On failure neither tmp/ nor new/ keeps
     // the copy.
     void commit();

@@ -144,7 +144,11 @@ void Spool::commit_batch(std::vector<CommitRequest>& requests, common::QueueIdGe
             staged.push_back({&request, std::move(id), std::move(fd)});
             QueueFile file = request.build(staged.back().id);
             file.queue_id = staged.back().id;
-            if (error = write_all(staged.back().fd.get(), serialize_queue_file(file)); error) {
+            error = write_all(staged.back().fd.get(), serialize_queue_file(file));
+            if (!error && request.write_tail) {
+                error = request.write_tail(staged.back().fd.get());
+            }
+            if (error) {
                 fail(staged.back(), error);
             }
         }
@@ -233,6 +237,40 @@ std::optional<QueueFile> Spool::load(std::string_view queue_id, std::error_code&
         return std::nullopt;
     }
     return file;
+}
+
+std::optional<Spool::Opened> Spool::open_queued(std::string_view queue_id,
+                                                std::error_code& error) const {
+    if (!common::is_valid_queue_id(queue_id)) {
+        error = invalid_id_error();
+        return std::nullopt;
+    }
+    Opened opened;
+    opened.fd = open_file(queue_path(queue_id), O_RDONLY, 0, error);
+    if (error) {
+        return std::nullopt;
+    }
+    std::string text;
+    if (error = read_until(opened.fd.get(), "\n\n", text); error) {
+        return std::nullopt;
+    }
+    const std::size_t blank = text.find("\n\n");
+    struct stat info {};
+    if (blank == std::string::npos || ::fstat(opened.fd.get(), &info) != 0) {
+        error = std::make_error_code(std::errc::bad_message);
+        return std::nullopt;
+    }
+    text.resize(blank + 2);
+    auto file = parse_queue_file(text);
+    // A file whose content names another ID was not written by commit() for this name.
+    if (!file || file->queue_id != queue_id) {
+        error = std::make_error_code(std::errc::bad_message);
+        return std::nullopt;
+    }
+    opened.file = std::move(*file);
+    opened.message_offset = blank + 2;
+    opened.message_size = static_cast<std::uint64_t>(info.st_size) - opened.message_offset;
+    return opened;
 }
 
 std::error_code Spool::mark_delivered(std::string_view queue_id, std::size_t recipient_index) {

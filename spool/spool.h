@@ -32,6 +32,9 @@ bool has_room(std::uint64_t free_bytes, std::uint64_t min_free_bytes, std::uint6
 // One message of a group commit (Spool::commit_batch).
 struct CommitRequest {
     std::function<QueueFile(const std::string& queue_id)> build;
+    // When set (build may set it), called after the serialized file was written, to write
+    // the rest of the message into fd: how a big message is copied in without memory.
+    std::function<std::error_code(int fd)> write_tail;
     CommitResult result;  // filled in by commit_batch
 };
 
@@ -60,6 +63,17 @@ public:
     std::vector<std::string> list_queue() const;
 
     std::optional<QueueFile> load(std::string_view queue_id, std::error_code& error) const;
+
+    // A queued message opened for delivery: the envelope parsed (file.message left empty), the
+    // message itself left on disk at [message_offset, +message_size) of fd, to be copied in
+    // the kernel: delivering a big message costs no memory.
+    struct Opened {
+        QueueFile file;
+        UniqueFd fd;
+        std::uint64_t message_offset = 0;
+        std::uint64_t message_size = 0;
+    };
+    std::optional<Opened> open_queued(std::string_view queue_id, std::error_code& error) const;
 
     // Marks one recipient of a queued message delivered (in place, then fsync).
     std::error_code mark_delivered(std::string_view queue_id, std::size_t recipient_index);

@@ -164,12 +164,15 @@ int serve(const ServeOptions& options) {
     net::RelayAgent relay(&loop, resolver, app::make_relay_settings(config));
     net::QueueManager queue(&loop, spool, app::make_queue_settings(config), clock, random, relay);
     app::SpoolWriter spool_writer(spool, config.hostname, clock);
-    net::GroupCommitter sink(
+    net::GroupCommitter committer(
         &loop,
+        spool.root() + "/tmp",
         [&spool_writer](std::vector<net::QueueRequest>& group) { spool_writer.write_group(group); },
         [&queue](const std::string& queue_id) { queue.notify(queue_id); });
-    app::SpoolRoomSink room_sink(sink, spool, config.queue.min_free_bytes);
-    net::SmtpServer server(&loop, app::make_session_settings(config), room_sink);
+    net::SmtpServer server(&loop, app::make_session_settings(config), committer);
+    server.set_room_check([&spool, min_free = config.queue.min_free_bytes](std::size_t bytes) {
+        return app::spool_has_room(spool, min_free, bytes);
+    });
 
     SignalHandlers handlers{server, queue, resolver, options, config};
     const std::array<int, 4> signal_numbers{SIGINT, SIGTERM, SIGUSR1, SIGHUP};

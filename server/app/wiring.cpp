@@ -7,7 +7,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace labmta::app {
 
@@ -68,45 +71,78 @@ net::RelaySettings make_relay_settings(const config::Config& config) {
 SpoolWriter::SpoolWriter(spool::Spool& spool, std::string hostname, const common::Clock& clock)
     : spool_(spool), hostname_(std::move(hostname)), clock_(clock), ids_(clock, random_) {}
 
-bool SpoolRoomSink::has_room_for(std::size_t message_bytes) {
-    std::error_code error;
-    const std::uint64_t free_bytes = spool_.free_bytes(error);
-    if (error) {
-        // Unknown: let the client go on; a write that fails at DATA is still a 451.
-        spdlog::warn(
-            "warning: cannot get the free space of {}: {}", spool_.root(), error.message());
-        return true;
+namespace {
+
+// The first bytes of a streamed message (spilled part, then rest), up to the header size
+// limit: what cleanup looks at.
+std::string read_message_start(const net::QueueRequest& request, std::error_code& error) {
+    const std::uint64_t from_file =
+        std::min<std::uint64_t>(request.spilled.size(), spool::kHeaderSizeLimit);
+    std::string start(static_cast<std::size_t>(from_file), '\0');
+    std::size_t got = 0;
+    while (got < start.size()) {
+        const ssize_t n = ::pread(
+            request.spilled.fd(), start.data() + got, start.size() - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error = n < 0 ? spool::last_errno_error() : std::make_error_code(std::errc::io_error);
+            return {};
+        }
+        got += static_cast<std::size_t>(n);
     }
-    if (spool::has_room(free_bytes, min_free_bytes_, message_bytes)) {
-        return true;
-    }
-    spdlog::warn(
-        "warning: not enough free space in mail queue: {} bytes free, queue.min_free={}, "
-        "SIZE={}",
-        free_bytes,
-        min_free_bytes_,
-        message_bytes);
-    return false;
+    start.append(std::string_view(request.rest).substr(0, spool::kHeaderSizeLimit - start.size()));
+    return start;
 }
+
+}  // namespace
 
 void SpoolWriter::write_group(std::vector<net::QueueRequest>& group) {
     std::vector<spool::CommitRequest> commits(group.size());
     for (std::size_t i = 0; i < group.size(); ++i) {
         net::QueueRequest& request = group[i];
-        commits[i].build = [this, &request](const std::string& queue_id) {
+        spool::CommitRequest& commit = commits[i];
+        commit.build = [this, &request, &commit](const std::string& queue_id) {
             const std::int64_t arrival_us = clock_.now_us();
             const std::string new_message_id = common::make_message_id(clock_, random_, hostname_);
-            spool::CleanupResult cleaned = spool::cleanup_message(
-                request.message,
-                {request.envelope, queue_id, hostname_, arrival_us, new_message_id});
-            request.result.message_id = std::move(cleaned.message_id);
-            request.message = std::string();  // the cleaned copy replaces it: one copy in memory
+            const spool::CleanupInput input{
+                request.envelope, queue_id, hostname_, arrival_us, new_message_id};
             spool::QueueFile file;
+            if (!request.spilled.is_open()) {
+                spool::CleanupResult cleaned = spool::cleanup_message(request.rest, input);
+                request.rest = std::string();  // the cleaned copy replaces it: one in memory
+                file.message = std::move(cleaned.message);
+                request.result.message_id = std::move(cleaned.message_id);
+            } else {
+                // A big message: its start is cleaned up here, the rest copied from the
+                // spill file by the kernel, never read into memory.
+                std::error_code error;
+                const std::string start = read_message_start(request, error);
+                const bool complete = start.size() == request.spilled.size() + request.rest.size();
+                spool::CleanupHead head = spool::cleanup_head(start, complete, input);
+                file.message = std::move(head.head);
+                request.result.message_id = std::move(head.message_id);
+                commit.write_tail = [&request, error, from = head.raw_consumed](int fd) {
+                    if (error) {
+                        return error;
+                    }
+                    const std::uint64_t spilled = request.spilled.size();
+                    if (from < spilled) {
+                        if (const std::error_code copy_error = spool::copy_file_part(
+                                request.spilled.fd(), from, spilled - from, fd)) {
+                            return copy_error;
+                        }
+                    }
+                    const std::size_t rest_from =
+                        from > spilled ? static_cast<std::size_t>(from - spilled) : 0;
+                    return spool::write_all(fd, std::string_view(request.rest).substr(rest_from));
+                };
+            }
             file.queue_id = queue_id;
             file.arrival_us = arrival_us;
             file.envelope = std::move(request.envelope);
             file.delivered.assign(file.envelope.recipients.size(), false);
-            file.message = std::move(cleaned.message);
             return file;
         };
     }
@@ -121,6 +157,28 @@ void SpoolWriter::write_group(std::vector<net::QueueRequest>& group) {
         group[i].result.ok = true;
         group[i].result.queue_id = result.queue_id;
     }
+}
+
+bool spool_has_room(const spool::Spool& spool,
+                    std::uint64_t min_free_bytes,
+                    std::size_t message_bytes) {
+    std::error_code error;
+    const std::uint64_t free_bytes = spool.free_bytes(error);
+    if (error) {
+        // Unknown: let the client go on; a write that fails at DATA is still a 451.
+        spdlog::warn("warning: cannot get the free space of {}: {}", spool.root(), error.message());
+        return true;
+    }
+    if (spool::has_room(free_bytes, min_free_bytes, message_bytes)) {
+        return true;
+    }
+    spdlog::warn(
+        "warning: not enough free space in mail queue: {} bytes free, queue.min_free={}, "
+        "SIZE={}",
+        free_bytes,
+        min_free_bytes,
+        message_bytes);
+    return false;
 }
 
 }  // namespace labmta::app

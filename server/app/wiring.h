@@ -42,25 +42,10 @@ private:
     common::QueueIdGenerator ids_;
 };
 
-// The server's MessageSink: messages go on to next (the group committer); MAIL FROM's question
-// "is there room?" is answered from the spool's free space, with queue.min_free and Postfix's
-// SIZE rule (spool::has_room). Runs on the event loop.
-class SpoolRoomSink final : public protocol::MessageSink {
-public:
-    SpoolRoomSink(protocol::MessageSink& next,
-                  const spool::Spool& spool,
-                  std::uint64_t min_free_bytes)
-        : next_(next), spool_(spool), min_free_bytes_(min_free_bytes) {}
-
-    void queue(common::Envelope envelope, std::string message, protocol::QueueDone done) override {
-        next_.queue(std::move(envelope), std::move(message), std::move(done));
-    }
-    bool has_room_for(std::size_t message_bytes) override;
-
-private:
-    protocol::MessageSink& next_;
-    const spool::Spool& spool_;
-    std::uint64_t min_free_bytes_;
-};
+// MAIL FROM's "is there room?" (SmtpServer::set_room_check): the spool's free space against
+// queue.min_free and Postfix's SIZE rule (spool::has_room); logs a warning when there is not.
+bool spool_has_room(const spool::Spool& spool,
+                    std::uint64_t min_free_bytes,
+                    std::size_t message_bytes);
 
 }  // namespace labmta::app

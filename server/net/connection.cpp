@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <memory>
+#include <utility>
 
 namespace labmta::net {
 namespace {
@@ -145,11 +146,36 @@ void Connection::process_lines() {
     after_session_step();
 }
 
-void Connection::queue(common::Envelope envelope, std::string message, protocol::QueueDone done) {
+void Connection::append(std::string_view text) {
+    if (spill_error_) {
+        return;  // already failed: the rest is dropped, the end of data gets 451
+    }
+    if (!spill_.is_open()) {
+        spill_ = server_.committer().create_spill_file(spill_error_);
+    }
+    if (!spill_error_) {
+        spill_error_ = spill_.append(text);
+    }
+    if (spill_error_) {
+        spdlog::error(
+            "{}: cannot write message in progress: {}", client_label_, spill_error_.message());
+        spill_ = spool::SpillFile();
+    }
+}
+
+void Connection::discard() {
+    spill_ = spool::SpillFile();
+    spill_error_.clear();
+}
+
+void Connection::queue(common::Envelope envelope, std::string rest, protocol::QueueDone done) {
+    if (std::exchange(spill_error_, {})) {
+        done({});  // part of the message is missing: 451, and the client sends it again
+        return;
+    }
     queueing_ = true;
-    server_.sink().queue(
-        std::move(envelope),
-        std::move(message),
+    server_.committer().queue(
+        net::QueueRequest{std::move(envelope), std::exchange(spill_, {}), std::move(rest), {}},
         [this, done = std::move(done)](protocol::QueueResult result) {
             queueing_ = false;
             done(std::move(result));
@@ -163,7 +189,7 @@ void Connection::queue(common::Envelope envelope, std::string message, protocol:
 }
 
 bool Connection::has_room_for(std::size_t message_bytes) {
-    return server_.sink().has_room_for(message_bytes);
+    return server_.has_room_for(message_bytes);
 }
 
 void Connection::after_session_step() {

@@ -6,6 +6,7 @@
 
 #include "common/line_framer.h"
 #include "server/protocol/session.h"
+#include "spool/spill_file.h"
 
 #include <uv.h>
 
@@ -18,9 +19,10 @@ namespace labmta::net {
 class SmtpServer;
 struct SessionSettings;
 
-// The connection is its session's MessageSink: it passes each message on to the server's
-// sink and, while the answer is pending, holds the client's further lines and stays alive
-// even if the client goes away (the message may still be queued and is then logged).
+// The connection is its session's MessageSink: it streams a big message into a spill file as
+// it arrives, passes each message on to the server's group commit and, while the answer is
+// pending, holds the client's further lines and stays alive even if the client goes away
+// (the message may still be queued and is then logged).
 class Connection final : private protocol::MessageSink {
 public:
     explicit Connection(SmtpServer& server);
@@ -47,8 +49,10 @@ private:
     static void on_timer(uv_timer_t* timer);
     static void on_close(uv_handle_t* handle);
 
-    void queue(common::Envelope envelope, std::string message, protocol::QueueDone done) override;
-    // MAIL FROM's free-space question goes to the server's sink as is.
+    void append(std::string_view text) override;
+    void discard() override;
+    void queue(common::Envelope envelope, std::string rest, protocol::QueueDone done) override;
+    // MAIL FROM's free-space question goes to the server as is.
     bool has_room_for(std::size_t message_bytes) override;
     void process_lines();
     void after_session_step();
@@ -73,6 +77,8 @@ private:
     bool shutdown_pending_ = false;
     bool reading_paused_ = false;  // back-pressure: too many replies not yet written
     bool queueing_ = false;        // a message is with the server's sink: keep this alive
+    spool::SpillFile spill_;       // the message in progress, beyond the session's buffer
+    std::error_code spill_error_;  // appending failed: the message gets 451 at its end
 };
 
 }  // namespace labmta::net

@@ -11,15 +11,23 @@
 
 namespace labmta::net {
 
-GroupCommitter::GroupCommitter(uv_loop_t* loop, WriteGroup write_group, Queued queued)
-    : loop_(loop), write_group_(std::move(write_group)), queued_(std::move(queued)) {
+GroupCommitter::GroupCommitter(uv_loop_t* loop,
+                               std::string spill_dir,
+                               WriteGroup write_group,
+                               Queued queued)
+    : loop_(loop),
+      spill_dir_(std::move(spill_dir)),
+      write_group_(std::move(write_group)),
+      queued_(std::move(queued)) {
     work_.data = this;
 }
 
-void GroupCommitter::queue(common::Envelope envelope,
-                           std::string message,
-                           protocol::QueueDone done) {
-    waiting_.push_back({std::move(envelope), std::move(message), {}});
+spool::SpillFile GroupCommitter::create_spill_file(std::error_code& error) const {
+    return spool::SpillFile::create(spill_dir_, error);
+}
+
+void GroupCommitter::queue(QueueRequest request, protocol::QueueDone done) {
+    waiting_.push_back(std::move(request));
     waiting_done_.push_back(std::move(done));
     if (!writing_) {
         start_group();

@@ -8,6 +8,7 @@
 
 #include "common/envelope.h"
 #include "server/protocol/session_types.h"
+#include "spool/spill_file.h"
 
 #include <uv.h>
 
@@ -18,13 +19,15 @@
 
 namespace labmta::net {
 
+// One message to queue: the part streamed to disk during DATA (if any), then rest.
 struct QueueRequest {
     common::Envelope envelope;
-    std::string message;
+    spool::SpillFile spilled;  // not open when the whole message is in rest
+    std::string rest;
     protocol::QueueResult result;  // filled in by the writer
 };
 
-class GroupCommitter final : public protocol::MessageSink {
+class GroupCommitter {
 public:
     // Writes one group durably and fills in each result. Runs on a thread-pool thread, never
     // two at once, and must touch nothing the loop thread uses.
@@ -32,11 +35,15 @@ public:
     // Runs on the loop for each message queued, before its session hears of it.
     using Queued = std::function<void(const std::string& queue_id)>;
 
-    GroupCommitter(uv_loop_t* loop, WriteGroup write_group, Queued queued);
+    // spill_dir: where the messages in progress are streamed (<spool>/tmp).
+    GroupCommitter(uv_loop_t* loop, std::string spill_dir, WriteGroup write_group, Queued queued);
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-    void queue(common::Envelope envelope, std::string message, protocol::QueueDone done) override;
+    // A file for a message in progress (see spool::SpillFile).
+    spool::SpillFile create_spill_file(std::error_code& error) const;
+    // Queues request; done runs on the loop once it is durable or has failed.
+    void queue(QueueRequest request, protocol::QueueDone done);
 
 private:
     static void on_work(uv_work_t* request);
@@ -47,6 +54,7 @@ private:
     static constexpr std::size_t kMaxGroup = 256;
 
     uv_loop_t* loop_;
+    std::string spill_dir_;
     WriteGroup write_group_;
     Queued queued_;
     uv_work_t work_{};

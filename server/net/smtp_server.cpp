@@ -11,8 +11,8 @@
 namespace labmta::net {
 SmtpServer::SmtpServer(uv_loop_t* loop,
                        std::shared_ptr<const SessionSettings> settings,
-                       protocol::MessageSink& sink)
-    : loop_(loop), settings_(std::move(settings)), sink_(sink) {}
+                       GroupCommitter& committer)
+    : loop_(loop), settings_(std::move(settings)), committer_(committer) {}
 
 SmtpServer::~SmtpServer() = default;
 

@@ -5,12 +5,14 @@
 
 #include "common/cidr.h"
 #include "server/net/endpoint.h"
+#include "server/net/group_commit.h"
 #include "server/protocol/session_types.h"
 
 #include <uv.h>
 
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,7 +45,7 @@ class SmtpServer {
 public:
     SmtpServer(uv_loop_t* loop,
                std::shared_ptr<const SessionSettings> settings,
-               protocol::MessageSink& sink);
+               GroupCommitter& committer);
     ~SmtpServer();
     SmtpServer(const SmtpServer&) = delete;
     SmtpServer& operator=(const SmtpServer&) = delete;
@@ -70,7 +72,14 @@ public:
     const std::shared_ptr<const SessionSettings>& settings() const { return settings_; }
     const protocol::SessionPolicy& policy() const { return settings_->policy; }
     const ServerLimits& limits() const { return settings_->limits; }
-    protocol::MessageSink& sink() const { return sink_; }
+    GroupCommitter& committer() const { return committer_; }
+
+    // MAIL FROM's question "is there room in the queue for message_bytes?" (true when unset).
+    using RoomCheck = std::function<bool(std::size_t message_bytes)>;
+    void set_room_check(RoomCheck check) { room_check_ = std::move(check); }
+    bool has_room_for(std::size_t message_bytes) const {
+        return !room_check_ || room_check_(message_bytes);
+    }
     bool is_stopping() const { return stopping_; }
 
     // One read buffer for all connections: libuv reads into it and we consume it before the
@@ -80,7 +89,8 @@ public:
 private:
     uv_loop_t* loop_;
     std::shared_ptr<const SessionSettings> settings_;
-    protocol::MessageSink& sink_;
+    GroupCommitter& committer_;
+    RoomCheck room_check_;
     bool stopping_ = false;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<const Connection*, std::unique_ptr<Connection>> connections_;

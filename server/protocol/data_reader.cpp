@@ -1,6 +1,8 @@
 // See data_reader.h.
 #include "server/protocol/data_reader.h"
 
+#include "common/address.h"
+
 namespace labmta::protocol {
 
 using common::LineEnding;
@@ -16,6 +18,15 @@ bool DataReader::on_line(const common::Line& line) {
     std::string_view text = line.text;
     if (at_line_start_ && !text.empty() && text.front() == '.') {
         text.remove_prefix(1);
+    }
+    if (in_headers_ && at_line_start_) {
+        constexpr std::string_view kReceived = "received:";
+        if (ends_line && text.empty()) {
+            in_headers_ = false;
+        } else if (text.size() >= kReceived.size()
+                   && common::iequals_ascii(text.substr(0, kReceived.size()), kReceived)) {
+            ++received_headers_;
+        }
     }
     size_bytes_ += text.size() + (ends_line ? 2 : 0);
     if (size_bytes_ > max_message_bytes_ && !too_big_) {

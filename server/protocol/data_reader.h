@@ -8,13 +8,16 @@
 //   message has no "\r\n".
 // - Past max_message_bytes the text is dropped but reading goes on to the end of data, so
 //   the dialog stays in step and the client gets its 552 at the right moment.
-// The message comes out with LF line endings, the form queue files and Maildir use.
+// - "Received:" header fields are counted as they pass, for loop detection.
+// The message comes out with LF line endings, the form queue files and Maildir use; every line
+// of it ends in LF (the end marker needs a CRLF before it), so it is empty or ends in LF.
 #pragma once
 
 #include "common/line_framer.h"
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 namespace labmta::protocol {
 
@@ -30,7 +33,13 @@ public:
     bool has_bare_newline() const { return has_bare_newline_; }
     // Size as counted on the wire after unstuffing, with CRLF line ends.
     std::size_t size_bytes() const { return size_bytes_; }
-    std::string take_message() { return std::move(message_); }
+    // "Received:" fields in the header section so far: the hop count (Postfix hopcount_limit).
+    std::size_t received_headers() const { return received_headers_; }
+    // The text read since the last take_message(): a big message is taken in parts, at line
+    // starts, and streamed to the spool; what the last take_message() returns ends the message.
+    std::size_t buffered_bytes() const { return message_.size(); }
+    bool at_line_start() const { return at_line_start_; }
+    std::string take_message() { return std::exchange(message_, {}); }
 
 private:
     std::size_t max_message_bytes_;
@@ -40,6 +49,8 @@ private:
     bool has_bare_newline_ = false;
     bool at_line_start_ = true;
     bool previous_line_crlf_ = true;  // the DATA command itself counts as the line before
+    bool in_headers_ = true;          // until the first empty line
+    std::size_t received_headers_ = 0;
 };
 
 }  // namespace labmta::protocol

@@ -2,7 +2,6 @@
 #include "server/protocol/session.h"
 
 #include "common/address.h"
-#include "common/message_headers.h"
 #include "common/reply_format.h"
 #include "server/protocol/commands.h"
 #include "server/protocol/replies.h"
@@ -292,8 +291,25 @@ void Session::handle_data(std::string_view arg) {
 }
 
 void Session::handle_data_line(const common::Line& line) {
-    if (data_->on_line(line)) {
+    const bool ended = data_->on_line(line);
+    if (data_->is_too_big()) {
+        discard_streamed();  // nothing more is kept; the 552 comes at the end
+    } else if (!ended && data_->at_line_start()
+               && data_->buffered_bytes() >= policy_.stream_bytes) {
+        // A big message goes to the sink in parts, never whole into memory. Only at a line
+        // start: the reader may still drop a CR at the end of an unfinished line.
+        sink_.append(data_->take_message());
+        streamed_ = true;
+    }
+    if (ended) {
         finish_data();
+    }
+}
+
+void Session::discard_streamed() {
+    if (streamed_) {
+        streamed_ = false;
+        sink_.discard();
     }
 }
 
@@ -302,6 +318,7 @@ void Session::finish_data() {
     const bool too_big = data_->is_too_big();
     const bool bare_newline = data_->has_bare_newline();
     const std::size_t size = data_->size_bytes();
+    const std::size_t hops = data_->received_headers();
     std::string message = data_->take_message();
     data_.reset();
     Transaction transaction = std::move(*transaction_);
@@ -310,17 +327,20 @@ void Session::finish_data() {
         // As Postfix's smtpd_forbid_bare_newline=reject: refuse, and hang up, because a client
         // that ends lines with a bare LF may also disagree with us on where DATA ended.
         count("data", false);
+        discard_streamed();
         close_with(replies::bare_newline(policy_.hostname));
         return;
     }
     if (too_big) {
         count("data", false);
+        discard_streamed();
         reply(replies::kMessageTooBig);
         return;
     }
     // RFC 5321 6.3: a message that went through this many MTAs is looping.
-    if (common::count_received_headers(message) > policy_.max_hops) {
+    if (hops > policy_.max_hops) {
         count("data", false);
+        discard_streamed();
         reply(replies::kTooManyHops);
         return;
     }
@@ -339,6 +359,7 @@ void Session::finish_data() {
     event.sasl_username = auth_user_;
     // Last: a sink that answers at once calls on_queued() before queue() returns.
     state_ = State::Queueing;
+    streamed_ = false;
     sink_.queue(std::move(envelope),
                 std::move(message),
                 [this, event = std::move(event)](QueueResult result) mutable {

@@ -80,6 +80,7 @@ private:
     void handle_command(std::string_view line);
     void handle_data_line(const common::Line& line);
     void finish_data();
+    void discard_streamed();
     void on_queued(const QueueResult& result, SessionEvent event);
 
     void handle_helo(std::string_view arg);
@@ -126,6 +127,7 @@ private:
     std::string auth_login_user_;  // AUTH LOGIN: the user name, between the two prompts
     std::optional<Transaction> transaction_;
     std::optional<DataReader> data_;
+    bool streamed_ = false;  // part of the message in progress went to sink_.append()
     bool discarding_long_command_ = false;
     bool auth_response_too_long_ = false;
     unsigned error_count_ = 0;

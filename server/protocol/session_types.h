@@ -25,6 +25,7 @@ struct SessionPolicy {
     bool auth_enabled = false;               // accounts exist: advertise and accept AUTH
     std::size_t max_hops = 50;               // Received: headers before a loop is assumed
     bool reject_bare_newline = false;        // smtpd.bare_newline: reject
+    std::size_t stream_bytes = 65536;        // message text kept in memory before append()
 };
 
 struct ClientInfo {
@@ -45,10 +46,16 @@ using QueueDone = std::function<void(QueueResult)>;
 // Where accepted messages go: the spool, in the server; a fake in tests. queue() may answer
 // at once or later (the server commits groups of messages on a worker thread); done runs only
 // once the message is durable, or has failed: the 250 depends on it.
+//
+// A big message comes in parts: append() gets the text of the message in progress as it
+// arrives (so it can go to disk at once), and queue() the rest; the message is all of them in
+// order. discard() drops what was appended (message refused, too big).
 class MessageSink {
 public:
     virtual ~MessageSink() = default;
-    virtual void queue(common::Envelope envelope, std::string message, QueueDone done) = 0;
+    virtual void append(std::string_view text) = 0;
+    virtual void discard() = 0;
+    virtual void queue(common::Envelope envelope, std::string rest, QueueDone done) = 0;
     // Asked at MAIL FROM: whether the queue has room for a message of message_bytes (the
     // declared SIZE, 0 when none). false: 452 4.3.1 Insufficient system storage.
     virtual bool has_room_for(std::size_t /*message_bytes*/) { return true; }

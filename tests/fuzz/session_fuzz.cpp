@@ -55,6 +55,8 @@ struct FuzzSink final : MessageSink {
     bool fail = false;
     bool defer = false;
     labmta::protocol::QueueDone pending;
+    void append(std::string_view) override {}
+    void discard() override {}
     void queue(Envelope, std::string, labmta::protocol::QueueDone done) override {
         pending = std::move(done);
         if (!defer) {
@@ -86,6 +88,7 @@ SessionPolicy lab_policy() {
     policy.auth_enabled = true;
     policy.max_message_bytes = 4096;  // small, so that the 552 path is reached
     policy.max_recipients = 5;
+    policy.stream_bytes = 256;  // small, so that streamed parts are exercised too
     return policy;
 }
 

@@ -23,6 +23,8 @@ struct SpaceSink final : labmta::protocol::MessageSink {
     std::vector<std::size_t> asked;  // message_bytes of each has_room_for call
     std::size_t commits = 0;
 
+    void append(std::string_view) override {}
+    void discard() override {}
     void queue(Envelope, std::string, labmta::protocol::QueueDone done) override {
         if (write_fails) {
             done({});

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -34,7 +35,20 @@ struct FakeSink final : MessageSink {
     bool defer = false;
     labmta::protocol::QueueDone pending;
 
-    void queue(Envelope envelope, std::string message, labmta::protocol::QueueDone done) override {
+    std::string streamed;  // appended parts of the message in progress
+    std::vector<std::string> appends;
+    unsigned discards = 0;
+
+    void append(std::string_view text) override {
+        streamed.append(text);
+        appends.emplace_back(text);
+    }
+    void discard() override {
+        streamed.clear();
+        ++discards;
+    }
+    void queue(Envelope envelope, std::string rest, labmta::protocol::QueueDone done) override {
+        std::string message = std::exchange(streamed, {}) + rest;
         if (!fail) {
             commits.push_back({std::move(envelope), std::move(message)});
         }
@@ -381,6 +395,61 @@ TEST_CASE("session: the 250 waits for the sink's answer, and nothing is read mea
     CHECK(events[0].kind == SessionEvent::Kind::Queued);
     CHECK(events[0].queue_id == "0123456789AB");
     CHECK(h.send("MAIL FROM:<a@domain.local>") == "250 2.1.0 Ok\r\n");
+}
+
+TEST_CASE("session: a big message reaches the sink in parts, at line starts", "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.stream_bytes = 64;
+    Harness h(policy);
+    h.begin_transaction();
+    std::string expected = "Subject: parts\n\n";
+    h.send("Subject: parts");
+    h.send("");
+    for (int i = 0; i < 20; ++i) {
+        const std::string line = "line " + std::to_string(i) + " of a message sent in parts";
+        CHECK(h.send(line).empty());
+        expected += line + "\n";
+    }
+    CHECK(h.sink.appends.size() >= 5);
+    for (const std::string& part : h.sink.appends) {
+        CHECK(part.size() >= 64);
+        CHECK(part.back() == '\n');
+    }
+    CHECK(h.send(".") == "250 2.0.0 Ok: queued as 0123456789AB\r\n");
+    REQUIRE(h.sink.commits.size() == 1);
+    CHECK(h.sink.commits[0].message == expected);
+    CHECK(h.sink.discards == 0);
+}
+
+TEST_CASE("session: a streamed message that grows too big is discarded, then 552", "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.stream_bytes = 64;
+    policy.max_message_bytes = 500;
+    Harness h(policy);
+    h.begin_transaction();
+    for (int i = 0; i < 40; ++i) {
+        h.send("a line of text that is long enough to fill the buffer quickly");
+    }
+    CHECK(h.sink.discards == 1);
+    CHECK(h.sink.streamed.empty());
+    CHECK(h.send(".") == "552 5.3.4 Error: message file too big\r\n");
+    CHECK(h.sink.commits.empty());
+}
+
+TEST_CASE("session: Received: headers are counted across streamed parts", "[session]") {
+    SessionPolicy policy = lab_policy();
+    policy.stream_bytes = 64;
+    policy.max_hops = 3;
+    Harness h(policy);
+    h.begin_transaction();
+    for (int i = 0; i < 4; ++i) {
+        h.send("Received: from hop" + std::to_string(i) + ".example by relay.example; padding");
+    }
+    h.send("");
+    h.send("body");
+    CHECK(h.send(".") == "554 5.4.6 Error: too many hops\r\n");
+    CHECK(h.sink.discards == 1);
+    CHECK(h.sink.commits.empty());
 }
 
 TEST_CASE("session: a late queue failure is 451 4.3.0", "[session]") {
