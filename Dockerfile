@@ -23,7 +23,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/labmta /usr/local/bin/labmta
 COPY config/labmta.yaml /etc/labmta/labmta.yaml
-RUN mkdir -p /var/spool/labmta && chmod 0700 /var/spool/labmta \
+# The server starts as root to bind port 25, then runs as labmta (`user:` in the config), which
+# must be able to read the config again on SIGHUP.
+RUN useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin labmta \
+    && chgrp labmta /etc/labmta/labmta.yaml && chmod 0640 /etc/labmta/labmta.yaml \
+    && mkdir -p /var/spool/labmta && chmod 0700 /var/spool/labmta \
     && labmta check-config --config /etc/labmta/labmta.yaml >/dev/null
 VOLUME /var/spool/labmta
 EXPOSE 25

@@ -153,6 +153,7 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "banner" << YAML::Value << config.banner;
     emit_list(out, "listen", listen);
     out << YAML::Key << "spool" << YAML::Value << config.spool;
+    out << YAML::Key << "user" << YAML::Value << config.user;
     emit_list(out, "local_domains", config.local_domains);
     out << YAML::Key << "local_recipients" << YAML::Value
         << std::string(local_recipients_text(config.local_recipients));
@@ -166,6 +167,7 @@ std::string to_yaml(const Config& config) {
     out << YAML::Key << "retry" << YAML::Value << config.queue.retry_s;
     out << YAML::Key << "max_retry" << YAML::Value << config.queue.max_retry_s;
     out << YAML::Key << "lifetime" << YAML::Value << config.queue.lifetime_s;
+    out << YAML::Key << "min_free" << YAML::Value << config.queue.min_free_bytes;
     out << YAML::EndMap;
     out << YAML::Key << "smtpd" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "bare_newline" << YAML::Value

@@ -66,6 +66,9 @@ struct Queue {                     // retries of deferred mail, Postfix's backof
     unsigned retry_s = 300;        // minimal_backoff_time: first retry after this
     unsigned max_retry_s = 3600;   // maximal_backoff_time: the doubling stops here
     unsigned lifetime_s = 432000;  // maximal_queue_lifetime (5 days): then it bounces
+    // queue_minfree: MAIL FROM gets 452 4.3.1 unless the spool's file system has more free
+    // bytes than this, and room for 2x the declared SIZE (Postfix's rule). 0: any free space.
+    std::uint64_t min_free_bytes = 0;
 };
 
 // What a bare LF in message text does, as Postfix 3.9's smtpd_forbid_bare_newline.
@@ -88,6 +91,9 @@ struct Config {
     std::string banner = "ESMTP labmta";
     std::vector<ListenAddress> listen{{"0.0.0.0", 25}};
     std::string spool = "/var/spool/labmta";
+    // The Unix account `labmta serve` switches to after binding its ports, when started as
+    // root (Postfix's mail_owner). Ignored when started as any other user.
+    std::string user = "labmta";
     std::vector<std::string> local_domains;  // lower-cased; default: [hostname]
     LocalRecipients local_recipients = LocalRecipients::Any;
     std::vector<User> users;

@@ -252,10 +252,19 @@ void apply_seconds(const Field& field, Queue& queue) {
         parse_count(field.scalar(), 1, std::numeric_limits<unsigned>::max(), field.what()));
 }
 
+// Bytes; 0 (the default, as Postfix's queue_minfree) is allowed: only the SIZE rule applies.
+void apply_min_free(const Field& field, Queue& queue) {
+    const std::string text = field.scalar();
+    queue.min_free_bytes =
+        text == "0" ? 0
+                    : parse_count(text, 1, std::numeric_limits<std::uint64_t>::max(), field.what());
+}
+
 constexpr KeyHandler<Queue> kQueueKeys[] = {
     {"retry", apply_seconds<&Queue::retry_s>},
     {"max_retry", apply_seconds<&Queue::max_retry_s>},
     {"lifetime", apply_seconds<&Queue::lifetime_s>},
+    {"min_free", apply_min_free},
 };
 
 // DNS servers are numeric ADDR:PORT like listen addresses; kept in their text form.
@@ -312,6 +321,7 @@ constexpr KeyHandler<Config> kTopKeys[] = {
     {"banner", apply_banner},
     {"listen", apply_listen},
     {"spool", [](const Field& f, Config& c) { c.spool = non_empty(f); }},
+    {"user", [](const Field& f, Config& c) { c.user = non_empty(f); }},
     {"local_domains", [](const Field& f, Config& c) { c.local_domains = read_domains(f); }},
     {"local_recipients", apply_local_recipients},
     {"users", apply_users},

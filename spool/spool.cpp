@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +55,11 @@ bool queue_id_less(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+bool has_room(std::uint64_t free_bytes, std::uint64_t min_free_bytes, std::uint64_t message_bytes) {
+    return free_bytes > min_free_bytes && message_bytes < free_bytes - min_free_bytes
+           && message_bytes < free_bytes / 2;
+}
 
 Spool::Spool(std::string root) : root_(std::move(root)) {
     if (root_.empty()) {
@@ -335,6 +341,16 @@ void Spool::remove_stale_tmp_files() const {
             ::unlink((tmp + "/" + entry->d_name).c_str());
         }
     }
+}
+
+std::uint64_t Spool::free_bytes(std::error_code& error) const {
+    struct statvfs info {};
+    if (::statvfs(root_.c_str(), &info) != 0) {
+        error = last_errno_error();
+        return 0;
+    }
+    error.clear();
+    return std::uint64_t{info.f_bavail} * info.f_frsize;
 }
 
 bool Spool::is_queued(std::string_view queue_id) const {

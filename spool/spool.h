@@ -24,6 +24,11 @@ struct CommitResult {
     std::error_code error;  // set on failure; nothing was queued
 };
 
+// Postfix's smtpd_check_queue rule for MAIL FROM: room for a message of message_bytes (0 when
+// no SIZE was declared) when the free space is above min_free_bytes (queue_minfree), the
+// message fits above that, and it needs less than half of the free space. Pure.
+bool has_room(std::uint64_t free_bytes, std::uint64_t min_free_bytes, std::uint64_t message_bytes);
+
 // One message of a group commit (Spool::commit_batch).
 struct CommitRequest {
     std::function<QueueFile(const std::string& queue_id)> build;
@@ -81,6 +86,9 @@ public:
 
     // True while incoming/<ID> exists (`labmta delete` may remove it at any time).
     bool is_queued(std::string_view queue_id) const;
+
+    // Bytes an unprivileged writer may still use on the spool's file system (statvfs f_bavail).
+    std::uint64_t free_bytes(std::error_code& error) const;
 
     const std::string& root() const { return root_; }
     std::string mailboxes_dir() const { return root_ + "/mailboxes"; }

@@ -4,7 +4,9 @@
 #include "config/config.h"
 #include "server/app/accounts.h"
 #include "server/app/logging.h"
+#include "server/app/privileges.h"
 #include "server/app/queue_tools.h"
+#include "server/app/reload.h"
 #include "server/app/wiring.h"
 #include "server/net/uv_error.h"
 
@@ -32,6 +34,7 @@ struct ServeOptions {
     std::vector<std::string> listen;
     std::string spool;
     std::string ready_file;
+    std::string user;
 };
 
 // Writes the bound addresses, one a line, atomically: tests and scripts wait for this file
@@ -60,13 +63,50 @@ void write_ready_file(const std::string& path, const std::vector<net::Endpoint>&
 }
 
 // The signals the server handles: SIGINT/SIGTERM stop it, SIGUSR1 (`labmta flush`) retries
-// the queue now.
+// the queue now, SIGHUP reloads the config for new sessions.
 struct SignalHandlers {
     net::SmtpServer& server;
     net::QueueManager& queue;
     net::Resolver& resolver;
-    std::array<uv_signal_t, 3> handles{};
+    const ServeOptions& options;
+    config::Config active;  // the config in force: what a reload compares with
+    std::array<uv_signal_t, 4> handles{};
 };
+
+config::Config load_serve_config(const ServeOptions& options) {
+    config::Config config = config::load_config(options.config_path);
+    if (!options.spool.empty()) {
+        config.spool = options.spool;
+    }
+    if (!options.user.empty()) {
+        config.user = options.user;
+    }
+    if (!options.listen.empty()) {
+        config.listen.clear();
+        for (const std::string& text : options.listen) {
+            config.listen.push_back(config::parse_listen_address(text, "--listen"));
+        }
+    }
+    return config;
+}
+
+// SIGHUP: reads the config file again (as the running user). A bad file changes nothing;
+// restart-only keys keep their old values. Running sessions keep the settings they started
+// with (SmtpServer::reload), so no client is dropped or sees its rules change.
+void reload_config(SignalHandlers& handlers) {
+    try {
+        app::ReloadPlan plan =
+            app::plan_reload(handlers.active, load_serve_config(handlers.options));
+        for (const std::string& key : plan.ignored) {
+            spdlog::warn("warning: reload: {} changed: ignored until labmta is restarted", key);
+        }
+        handlers.server.reload(app::make_session_settings(plan.effective));
+        handlers.active = std::move(plan.effective);
+        spdlog::info("reload: {} loaded, new sessions use it", handlers.options.config_path);
+    } catch (const std::exception& error) {  // no exception may leave a libuv callback
+        spdlog::warn("warning: reload failed: {}; keeping the old configuration", error.what());
+    }
+}
 
 // Stops everything that keeps the loop running, so that uv_run returns.
 void stop_all(SignalHandlers& handlers) {
@@ -82,6 +122,10 @@ void on_signal(uv_signal_t* handle, int signum) {
     auto* handlers = static_cast<SignalHandlers*>(handle->data);
     if (signum == SIGUSR1) {
         handlers->queue.flush();
+        return;
+    }
+    if (signum == SIGHUP) {
+        reload_config(*handlers);
         return;
     }
     spdlog::info("stopping on signal {}", signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -102,25 +146,15 @@ private:
     std::string path_;
 };
 
-config::Config load_serve_config(const ServeOptions& options) {
-    config::Config config = config::load_config(options.config_path);
-    if (!options.spool.empty()) {
-        config.spool = options.spool;
-    }
-    if (!options.listen.empty()) {
-        config.listen.clear();
-        for (const std::string& text : options.listen) {
-            config.listen.push_back(config::parse_listen_address(text, "--listen"));
-        }
-    }
-    return config;
-}
-
 int serve(const ServeOptions& options) {
     const config::Config config = load_serve_config(options);
     app::setup_logging(config.hostname);
+    const std::optional<app::RunAsUser> run_as = app::resolve_run_as_user(config.user);
     spool::Spool spool(config.spool);
     spool.lock_for_server();
+    if (run_as) {
+        app::give_spool_to(config.spool, *run_as);
+    }
 
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -135,13 +169,13 @@ int serve(const ServeOptions& options) {
         spool.root() + "/tmp",
         [&spool_writer](std::vector<net::QueueRequest>& group) { spool_writer.write_group(group); },
         [&queue](const std::string& queue_id) { queue.notify(queue_id); });
-    const protocol::SessionPolicy policy = app::make_session_policy(config);
-    app::ConfigAuthenticator authenticator(config.users);
-    net::SmtpServer server(
-        &loop, policy, app::make_server_limits(config), committer, authenticator);
+    net::SmtpServer server(&loop, app::make_session_settings(config), committer);
+    server.set_room_check([&spool, min_free = config.queue.min_free_bytes](std::size_t bytes) {
+        return app::spool_has_room(spool, min_free, bytes);
+    });
 
-    SignalHandlers handlers{server, queue, resolver};
-    const std::array<int, 3> signal_numbers{SIGINT, SIGTERM, SIGUSR1};
+    SignalHandlers handlers{server, queue, resolver, options, config};
+    const std::array<int, 4> signal_numbers{SIGINT, SIGTERM, SIGUSR1, SIGHUP};
     for (std::size_t i = 0; i < handlers.handles.size(); ++i) {
         uv_signal_init(&loop, &handlers.handles[i]);
         handlers.handles[i].data = &handlers;
@@ -154,6 +188,11 @@ int serve(const ServeOptions& options) {
         pid_file.emplace(app::pid_file_path(config.spool));
         if (!options.ready_file.empty()) {
             write_ready_file(options.ready_file, bound);
+        }
+        // Before uv_run: no client is served while we are still root.
+        if (run_as) {
+            app::drop_privileges(*run_as);
+            app::check_spool_access(config.spool, run_as->name);
         }
     } catch (const StartupError&) {
         // Close every handle (listeners bound so far, resolver, timers) while the objects
@@ -220,6 +259,9 @@ int main(int argc, char** argv) {
                           "ADDR:PORT to listen on, repeatable; overrides the config (port 0: "
                           "any free port)");
     serve_cmd->add_option("--spool", serve_options.spool, "Spool directory; overrides the config");
+    serve_cmd->add_option("--user",
+                          serve_options.user,
+                          "Account to run as when started as root; overrides the config's user:");
     serve_cmd->add_option("--ready-file",
                           serve_options.ready_file,
                           "Write the bound ADDR:PORT lines to this file once listening");

@@ -2,6 +2,7 @@
 #include "server/app/wiring.h"
 
 #include "common/address.h"
+#include "server/app/accounts.h"
 #include "spool/cleanup.h"
 
 #include <spdlog/spdlog.h>
@@ -44,6 +45,14 @@ net::ServerLimits make_server_limits(const config::Config& config) {
     limits.auth_block_time_s = config.limits.auth_block_time_s;
     limits.greet_pause_ms = config.smtpd.greet_pause_ms;
     return limits;
+}
+
+std::shared_ptr<const net::SessionSettings> make_session_settings(const config::Config& config) {
+    auto settings = std::make_shared<net::SessionSettings>();
+    settings->policy = make_session_policy(config);
+    settings->limits = make_server_limits(config);
+    settings->authenticator = std::make_shared<ConfigAuthenticator>(config.users);
+    return settings;
 }
 
 net::QueueSettings make_queue_settings(const config::Config& config) {
@@ -154,6 +163,28 @@ void SpoolWriter::write_group(std::vector<net::QueueRequest>& group) {
         group[i].result.ok = true;
         group[i].result.queue_id = result.queue_id;
     }
+}
+
+bool spool_has_room(const spool::Spool& spool,
+                    std::uint64_t min_free_bytes,
+                    std::size_t message_bytes) {
+    std::error_code error;
+    const std::uint64_t free_bytes = spool.free_bytes(error);
+    if (error) {
+        // Unknown: let the client go on; a write that fails at DATA is still a 451.
+        spdlog::warn("warning: cannot get the free space of {}: {}", spool.root(), error.message());
+        return true;
+    }
+    if (spool::has_room(free_bytes, min_free_bytes, message_bytes)) {
+        return true;
+    }
+    spdlog::warn(
+        "warning: not enough free space in mail queue: {} bytes free, queue.min_free={}, "
+        "SIZE={}",
+        free_bytes,
+        min_free_bytes,
+        message_bytes);
+    return false;
 }
 
 }  // namespace labmta::app

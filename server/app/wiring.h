@@ -11,6 +11,8 @@
 #include "server/protocol/session_types.h"
 #include "spool/spool.h"
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,8 @@ namespace labmta::app {
 
 protocol::SessionPolicy make_session_policy(const config::Config& config);
 net::ServerLimits make_server_limits(const config::Config& config);
+// The policy, limits and accounts of config, for SmtpServer (at start and on each reload).
+std::shared_ptr<const net::SessionSettings> make_session_settings(const config::Config& config);
 net::QueueSettings make_queue_settings(const config::Config& config);
 net::RelaySettings make_relay_settings(const config::Config& config);
 
@@ -37,5 +41,11 @@ private:
     common::SystemRandom random_;
     common::QueueIdGenerator ids_;
 };
+
+// MAIL FROM's "is there room?" (SmtpServer::set_room_check): the spool's free space against
+// queue.min_free and Postfix's SIZE rule (spool::has_room); logs a warning when there is not.
+bool spool_has_room(const spool::Spool& spool,
+                    std::uint64_t min_free_bytes,
+                    std::size_t message_bytes);
 
 }  // namespace labmta::app

@@ -44,7 +44,7 @@ std::string peer_ip(uv_tcp_t* tcp) {
 }  // namespace
 
 Connection::Connection(SmtpServer& server)
-    : server_(server), framer_(server.limits().line_length) {}
+    : server_(server), settings_(server.settings()), framer_(settings_->limits.line_length) {}
 
 int Connection::accept_from(uv_stream_t* listener) {
     uv_tcp_init(server_.loop(), &tcp_);
@@ -69,22 +69,22 @@ void Connection::start() {
     spdlog::info("connect from {}", client_label_);
     protocol::ClientInfo client;
     client.ip = client_ip_;
-    client.may_relay = server_.limits().relay_networks.contains(client_ip_);
-    session_.emplace(server_.policy(),
+    client.may_relay = settings_->limits.relay_networks.contains(client_ip_);
+    session_.emplace(settings_->policy,
                      std::move(client),
                      static_cast<protocol::MessageSink&>(*this),
-                     server_.authenticator());
+                     *settings_->authenticator);
     session_deadline_ms_ =
-        uv_now(server_.loop()) + std::uint64_t{server_.limits().session_timeout_s} * 1000;
+        uv_now(server_.loop()) + std::uint64_t{settings_->limits.session_timeout_s} * 1000;
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
     restart_idle_timer();
-    if (server_.limits().greet_pause_ms > 0) {
+    if (settings_->limits.greet_pause_ms > 0) {
         // As Postfix postscreen's pregreet test: a client that talks before the 220 is a
         // spambot that does not wait for replies. Judged when the pause ends.
         greeting_pending_ = true;
         uv_timer_start(
-            &delay_timer_, &Connection::on_delay_timer, server_.limits().greet_pause_ms, 0);
+            &delay_timer_, &Connection::on_delay_timer, settings_->limits.greet_pause_ms, 0);
         return;
     }
     session_->start();
@@ -228,6 +228,10 @@ void Connection::queue(common::Envelope envelope, std::string rest, protocol::Qu
         });
 }
 
+bool Connection::has_room_for(std::size_t message_bytes) {
+    return server_.has_room_for(message_bytes);
+}
+
 void Connection::after_session_step() {
     log_events();
     if (holding_reply_ || hold_auth_failure_reply()) {
@@ -307,7 +311,7 @@ void Connection::on_timer(uv_timer_t* timer) {
     }
     if (uv_now(self->server_.loop()) >= self->session_deadline_ms_) {
         spdlog::info("session timeout after {}s from {}",
-                     self->server_.limits().session_timeout_s,
+                     self->settings_->limits.session_timeout_s,
                      self->client_label_);
     } else {
         spdlog::info("timeout after {} from {}",
@@ -323,7 +327,7 @@ void Connection::on_timer(uv_timer_t* timer) {
 // gets a whole limits.timeout to be written; so does a message being queued (on_timer would
 // otherwise fire again at once, the deadline being past).
 void Connection::restart_idle_timer() {
-    std::uint64_t timeout_ms = std::uint64_t{server_.limits().timeout_s} * 1000;
+    std::uint64_t timeout_ms = std::uint64_t{settings_->limits.timeout_s} * 1000;
     const std::uint64_t now_ms = uv_now(server_.loop());
     if (!closing_ && !(session_ && session_->is_queueing())) {
         timeout_ms =
@@ -344,7 +348,7 @@ bool Connection::hold_auth_failure_reply() {
         session_->on_auth_blocked();
         log_events();
     }
-    const unsigned delay_ms = server_.limits().auth_failure_delay_ms;
+    const unsigned delay_ms = settings_->limits.auth_failure_delay_ms;
     if (delay_ms == 0) {
         return false;
     }

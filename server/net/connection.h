@@ -13,12 +13,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace labmta::net {
 
 class SmtpServer;
+struct SessionSettings;
 
 // The connection is its session's MessageSink: it streams a big message into a spill file as
 // it arrives, passes each message on to the server's group commit and, while the answer is
@@ -54,6 +56,8 @@ private:
     void append(std::string_view text) override;
     void discard() override;
     void queue(common::Envelope envelope, std::string rest, protocol::QueueDone done) override;
+    // MAIL FROM's free-space question goes to the server as is.
+    bool has_room_for(std::size_t message_bytes) override;
     void process_lines();
     void after_session_step();
     void write(std::string bytes);
@@ -65,6 +69,9 @@ private:
     void release_held_reply();
 
     SmtpServer& server_;
+    // The settings current when this client was accepted, for its whole session (a reload
+    // only affects new sessions). Declared before framer_ and session_, which use it.
+    std::shared_ptr<const SessionSettings> settings_;
     std::string client_ip_;     // "" until accepted
     std::string client_label_;  // "unknown[127.0.0.1]" for log lines
     uv_tcp_t tcp_{};

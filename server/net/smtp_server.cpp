@@ -10,17 +10,14 @@
 
 namespace labmta::net {
 SmtpServer::SmtpServer(uv_loop_t* loop,
-                       const protocol::SessionPolicy& policy,
-                       ServerLimits limits,
-                       GroupCommitter& committer,
-                       protocol::Authenticator& authenticator)
+                       std::shared_ptr<const SessionSettings> settings,
+                       GroupCommitter& committer)
     : loop_(loop),
-      policy_(policy),
-      limits_(limits),
+      settings_(std::move(settings)),
       committer_(committer),
-      authenticator_(authenticator),
-      auth_failures_(limits.auth_failures_per_client,
-                     std::uint64_t{limits.auth_block_time_s} * 1000) {}
+      // Server-wide state: a reload keeps the limiter, with the limits it started with.
+      auth_failures_(settings_->limits.auth_failures_per_client,
+                     std::uint64_t{settings_->limits.auth_block_time_s} * 1000) {}
 
 SmtpServer::~SmtpServer() = default;
 
@@ -57,14 +54,15 @@ void SmtpServer::accept(uv_stream_t* listener) {
     const std::string& ip = raw->client_ip();
     unsigned& from_ip = connections_per_ip_[ip];
     ++from_ip;
+    const std::string& hostname = policy().hostname;
     if (stopping_) {
-        raw->refuse(protocol::replies::shutting_down(policy_.hostname));
-    } else if (connections_.size() > limits_.connections) {
-        raw->refuse(protocol::replies::too_many_connections(policy_.hostname));
-    } else if (from_ip > limits_.connections_per_client) {
-        raw->refuse(protocol::replies::too_many_connections_from(policy_.hostname, ip));
+        raw->refuse(protocol::replies::shutting_down(hostname));
+    } else if (connections_.size() > limits().connections) {
+        raw->refuse(protocol::replies::too_many_connections(hostname));
+    } else if (from_ip > limits().connections_per_client) {
+        raw->refuse(protocol::replies::too_many_connections_from(hostname, ip));
     } else if (auth_failures_.is_blocked(ip, uv_now(loop_))) {
-        raw->refuse(protocol::replies::too_many_auth_failures(policy_.hostname));
+        raw->refuse(protocol::replies::too_many_auth_failures(hostname));
     } else {
         raw->start();
     }
@@ -74,7 +72,7 @@ bool SmtpServer::note_auth_failure(const std::string& ip) {
     const bool was_blocked = auth_failures_.is_blocked(ip, uv_now(loop_));
     const bool blocked = auth_failures_.note_failure(ip, uv_now(loop_));
     if (blocked && !was_blocked) {
-        spdlog::warn("{}: too many AUTH failures, blocked for {}s", ip, limits_.auth_block_time_s);
+        spdlog::warn("{}: too many AUTH failures, blocked for {}s", ip, limits().auth_block_time_s);
     }
     return blocked;
 }

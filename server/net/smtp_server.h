@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,13 +38,20 @@ struct ServerLimits {
     unsigned greet_pause_ms = 0;  // 0: greet at once
 };
 
+// What sessions are built from and a reload (SIGHUP) may replace. Each Connection keeps the
+// settings that were current when it was accepted, so a reload never changes the rules (or the
+// accounts) under a running session.
+struct SessionSettings {
+    protocol::SessionPolicy policy;
+    ServerLimits limits;
+    std::shared_ptr<protocol::Authenticator> authenticator;
+};
+
 class SmtpServer {
 public:
     SmtpServer(uv_loop_t* loop,
-               const protocol::SessionPolicy& policy,
-               ServerLimits limits,
-               GroupCommitter& committer,
-               protocol::Authenticator& authenticator);
+               std::shared_ptr<const SessionSettings> settings,
+               GroupCommitter& committer);
     ~SmtpServer();
     SmtpServer(const SmtpServer&) = delete;
     SmtpServer& operator=(const SmtpServer&) = delete;
@@ -63,11 +71,23 @@ public:
     // Called by Connection for each AUTH refused with 535; true when ip is now blocked.
     bool note_auth_failure(const std::string& ip);
 
+    // New sessions get settings; running ones keep theirs until they end.
+    void reload(std::shared_ptr<const SessionSettings> settings) {
+        settings_ = std::move(settings);
+    }
+
     uv_loop_t* loop() const { return loop_; }
-    const protocol::SessionPolicy& policy() const { return policy_; }
-    const ServerLimits& limits() const { return limits_; }
+    const std::shared_ptr<const SessionSettings>& settings() const { return settings_; }
+    const protocol::SessionPolicy& policy() const { return settings_->policy; }
+    const ServerLimits& limits() const { return settings_->limits; }
     GroupCommitter& committer() const { return committer_; }
-    protocol::Authenticator& authenticator() const { return authenticator_; }
+
+    // MAIL FROM's question "is there room in the queue for message_bytes?" (true when unset).
+    using RoomCheck = std::function<bool(std::size_t message_bytes)>;
+    void set_room_check(RoomCheck check) { room_check_ = std::move(check); }
+    bool has_room_for(std::size_t message_bytes) const {
+        return !room_check_ || room_check_(message_bytes);
+    }
     bool is_stopping() const { return stopping_; }
 
     // One read buffer for all connections: libuv reads into it and we consume it before the
@@ -76,10 +96,9 @@ public:
 
 private:
     uv_loop_t* loop_;
-    const protocol::SessionPolicy& policy_;
-    ServerLimits limits_;
+    std::shared_ptr<const SessionSettings> settings_;
     GroupCommitter& committer_;
-    protocol::Authenticator& authenticator_;
+    RoomCheck room_check_;
     bool stopping_ = false;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<const Connection*, std::unique_ptr<Connection>> connections_;

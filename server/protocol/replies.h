@@ -42,6 +42,7 @@ inline constexpr std::string_view kSizeExceedsLimit = "552 5.3.4 Message size ex
 inline constexpr std::string_view kMessageTooBig = "552 5.3.4 Error: message file too big";
 inline constexpr std::string_view kTooManyHops = "554 5.4.6 Error: too many hops";
 inline constexpr std::string_view kQueueWriteError = "451 4.3.0 Error: queue file write error";
+inline constexpr std::string_view kInsufficientStorage = "452 4.3.1 Insufficient system storage";
 inline constexpr std::string_view kAuthOk = "235 2.7.0 Authentication successful";
 inline constexpr std::string_view kAuthFailed =
     "535 5.7.8 Error: authentication failed: authentication failure";

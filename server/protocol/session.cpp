@@ -167,10 +167,10 @@ void Session::handle_mail(std::string_view arg) {
         reply_error(replies::kBadSender);
         return;
     }
+    std::size_t declared = 0;
     for (const common::EsmtpParam& param : path.params) {
         std::string error;
         if (param.keyword == "SIZE") {
-            std::size_t declared = 0;
             const auto* end = param.value.data() + param.value.size();
             const auto [ptr, ec] = std::from_chars(param.value.data(), end, declared);
             if (param.value.empty() || ec != std::errc{} || ptr != end) {
@@ -194,6 +194,12 @@ void Session::handle_mail(std::string_view arg) {
             reply_error(error);
             return;
         }
+    }
+    // Postfix's smtpd_check_queue: the queue's free space, asked of the sink (no I/O here).
+    if (!sink_.has_room_for(declared)) {
+        count("mail", false);
+        reject("MAIL", replies::kInsufficientStorage, "");
+        return;
     }
     transaction_.emplace();
     transaction_->sender = qualify(path.address);

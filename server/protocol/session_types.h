@@ -57,6 +57,9 @@ public:
     virtual void append(std::string_view text) = 0;
     virtual void discard() = 0;
     virtual void queue(common::Envelope envelope, std::string rest, QueueDone done) = 0;
+    // Asked at MAIL FROM: whether the queue has room for a message of message_bytes (the
+    // declared SIZE, 0 when none). false: 452 4.3.1 Insufficient system storage.
+    virtual bool has_room_for(std::size_t /*message_bytes*/) { return true; }
 };
 
 // Checks AUTH credentials: the config's accounts, in the server; a fake in tests.

@@ -18,6 +18,8 @@ client_setup() {
         command -v "$tool" >/dev/null 2>&1 || { echo "$tool is not installed: skipped"; exit 77; }
     done
     work=$(mktemp -d "${TMPDIR:-/tmp}/labmta-$name-XXXXXX")
+    # As root the server drops to --user nobody, which must reach the spool in here.
+    chmod 755 "$work"
     trap client_cleanup EXIT
 }
 
@@ -66,7 +68,7 @@ server_ready() {
 # start_labmta [CONFIG]: serves CONFIG (default: the lab config) with a temp spool; sets $port.
 start_labmta() {
     "$labmta" serve --config "${1:-$lab_config}" --listen 127.0.0.1:0 --spool "$work/spool" \
-        --ready-file "$work/ready" >"$work/labmta.log" 2>&1 &
+        --user nobody --ready-file "$work/ready" >"$work/labmta.log" 2>&1 &
     server_pid=$!
     wait_for "labmta's ready file" server_ready
     local listener

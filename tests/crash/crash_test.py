@@ -282,7 +282,7 @@ class Server:
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--config", self.config, "--listen", "127.0.0.1:0",
-             "--spool", self.spool, "--ready-file", self.ready],
+             "--spool", self.spool, "--user", "nobody", "--ready-file", self.ready],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         self.runs.append({"pid": self.proc.pid, "log": log_path, "end": None})
         if wait_ready:
@@ -712,6 +712,7 @@ def main():
         parser.error("--kills and --clients must be at least 1")
     args.labmta = os.path.abspath(args.labmta)
     work = tempfile.mkdtemp(prefix="labmta-crash-")
+    os.chmod(work, 0o755)  # as root the server drops to --user nobody, which needs the spool
     ok = False
     try:
         ok = Run(args, work).execute()

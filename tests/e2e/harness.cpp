@@ -136,12 +136,14 @@ TestServer::TestServer(TestServerOptions options) {
     serve.binary = LABMTA_BINARY;
     serve.spool_dir = spool_;
     serve.work_dir = dir_.path();
+    serve.user = options.user;
     if (options.config_yaml.empty()) {
         serve.config_path = lab_config_path();
     } else {
         serve.config_path = dir_ / "labmta.yaml";
         write_text_file(serve.config_path, options.config_yaml);
     }
+    config_path_ = serve.config_path;
     process_ = std::make_unique<ServerProcess>(serve);
 }
 

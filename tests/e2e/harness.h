@@ -34,6 +34,7 @@ std::string make_config_yaml(const std::vector<std::pair<std::string, std::strin
 struct TestServerOptions {
     std::string config_yaml;  // empty: the lab config file config/labmta.yaml
     std::string spool_dir;    // empty: a fresh spool in the server's temp directory
+    std::string user = std::string(kTestUser);  // --user; empty: the config's user:
 };
 
 // `labmta serve --listen 127.0.0.1:0 --spool ... --ready-file ...`. At the end of a test that
@@ -54,6 +55,8 @@ public:
     std::string stop() { return process_->stop(); }
 
     const std::string& spool() const { return spool_; }
+    // The config file it was started with (a copy in its temp dir unless the lab config).
+    const std::string& config_path() const { return config_path_; }
     std::string incoming_dir() const { return spool_ + "/incoming"; }
     // <spool>/mailboxes/<domain>/<user>/new
     std::string maildir_new(std::string_view user, std::string_view domain = "domain.local") const;
@@ -61,6 +64,7 @@ public:
 private:
     TempDir dir_;
     std::string spool_;
+    std::string config_path_;
     std::unique_ptr<ServerProcess> process_;
 };
 

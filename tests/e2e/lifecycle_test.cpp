@@ -161,6 +161,8 @@ TEST_CASE("e2e: a second server on the same spool refuses to start", "[e2e]") {
                                              "127.0.0.1:0",
                                              "--spool",
                                              first.spool(),
+                                             "--user",
+                                             std::string(kTestUser),
                                              "--ready-file",
                                              dir / "ready"});
     INFO(second.output);
@@ -179,7 +181,9 @@ TEST_CASE("e2e: a listen port already in use is a clean startup error", "[e2e]")
                                              "--listen",
                                              "127.0.0.1:" + std::to_string(first.port()),
                                              "--spool",
-                                             dir / "spool"});
+                                             dir / "spool",
+                                             "--user",
+                                             std::string(kTestUser)});
     INFO(second.output);
     CHECK(second.exit_code == 1);
     CHECK(second.output.find("cannot listen on 127.0.0.1:" + std::to_string(first.port()))

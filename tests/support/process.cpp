@@ -116,6 +116,9 @@ ServerProcess::ServerProcess(ServeOptions options) : options_(std::move(options)
     if (!options_.spool_dir.empty()) {
         argv.insert(argv.end(), {"--spool", options_.spool_dir});
     }
+    if (!options_.user.empty()) {
+        argv.insert(argv.end(), {"--user", options_.user});
+    }
     argv.insert(argv.end(), {"--ready-file", ready_path_});
     pid_ = spawn(argv, log_path_);
     try {

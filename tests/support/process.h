@@ -11,11 +11,13 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace labmta::test {
 
 inline constexpr std::chrono::milliseconds kDefaultWait{10000};
+inline constexpr std::string_view kTestUser = "nobody";  // exists on every Debian
 
 class ProcessError : public std::runtime_error {
 public:
@@ -36,6 +38,9 @@ struct ServeOptions {
     std::string spool_dir;    // --spool; empty: none
     std::string work_dir;     // receives the ready file and the log (stderr + stdout)
     std::vector<std::string> listen{"127.0.0.1:0"};  // one --listen each
+    // --user: the account the server drops to when the tests run as root (as in CI); the lab
+    // config's labmta may not exist here. Ignored by the server when not root. Empty: none.
+    std::string user = std::string(kTestUser);
     std::chrono::milliseconds start_timeout = kDefaultWait;
 };
 

@@ -18,6 +18,13 @@ public:
             throw std::runtime_error("mkdtemp failed for " + pattern);
         }
         path_ = pattern;
+        // mkdtemp makes it 0700; a server started as root drops to an unprivileged user
+        // (ServeOptions::user) that must still reach the spool and config inside.
+        std::filesystem::permissions(
+            path_,
+            std::filesystem::perms::owner_all | std::filesystem::perms::group_read
+                | std::filesystem::perms::group_exec | std::filesystem::perms::others_read
+                | std::filesystem::perms::others_exec);
     }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;

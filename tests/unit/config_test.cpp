@@ -84,6 +84,8 @@ void check_same(const Config& a, const Config& b) {
     CHECK(a.queue.retry_s == b.queue.retry_s);
     CHECK(a.queue.max_retry_s == b.queue.max_retry_s);
     CHECK(a.queue.lifetime_s == b.queue.lifetime_s);
+    CHECK(a.queue.min_free_bytes == b.queue.min_free_bytes);
+    CHECK(a.user == b.user);
     CHECK(a.dns.servers == b.dns.servers);
 }
 
@@ -635,4 +637,23 @@ TEST_CASE("config: smtpd.bare_newline is normalize or reject", "[config]") {
           == labmta::config::BareNewline::Reject);
     CHECK_THROWS_WITH(parse("smtpd:\n  bare_newline: drop\n"),
                       Catch::Contains(":2: smtpd.bare_newline: expected 'normalize' or 'reject'"));
+}
+
+TEST_CASE("config: user is the Unix account to run as, labmta by default", "[config]") {
+    CHECK(parse("").user == "labmta");
+    const Config config = parse("user: nobody\n");
+    CHECK(config.user == "nobody");
+    check_same(parse(labmta::config::to_yaml(config)), config);
+    CHECK(error_of("user: \"\"\n") == "t.yaml:1: user: must not be empty");
+    CHECK(error_of("user: [a]\n")
+          == "t.yaml:1: user: expected a single value, not a list or mapping");
+}
+
+TEST_CASE("config: queue.min_free is a byte count, 0 by default", "[config]") {
+    CHECK(parse("").queue.min_free_bytes == 0);
+    const Config config = parse("queue:\n  min_free: 50000000\n");
+    CHECK(config.queue.min_free_bytes == 50000000);
+    check_same(parse(labmta::config::to_yaml(config)), config);
+    CHECK(parse("queue:\n  min_free: 0\n").queue.min_free_bytes == 0);
+    CHECK_THROWS_WITH(parse("queue:\n  min_free: 5M\n"), Catch::Contains(":2: queue.min_free"));
 }

@@ -444,3 +444,28 @@ TEST_CASE("spool: the server lock is exclusive and clears what a crash left in t
     CHECK_THROWS_AS(second.lock_for_server(), labmta::StartupError);
     CHECK_THROWS_WITH(second.lock_for_server(), Catch::Contains("is in use by another labmta"));
 }
+
+TEST_CASE("spool: has_room follows Postfix's queue_minfree and 'SIZE < free / 2' rule", "[spool]") {
+    using labmta::spool::has_room;
+    CHECK(has_room(1000, 0, 0));
+    CHECK_FALSE(has_room(0, 0, 0));  // a full file system: nothing fits
+    CHECK(has_room(1000, 0, 499));
+    CHECK_FALSE(has_room(1000, 0, 500));   // half of the free space is too much
+    CHECK_FALSE(has_room(1000, 1000, 0));  // at queue.min_free: refused
+    CHECK(has_room(1001, 1000, 0));
+    CHECK(has_room(10000, 1000, 4999));
+    CHECK_FALSE(has_room(10000, 9000, 1000));  // does not fit above queue.min_free
+    CHECK_FALSE(has_room(500, 1000, 0));       // below queue.min_free
+}
+
+TEST_CASE("spool: free_bytes reports the file system's free space", "[spool]") {
+    const TempDir dir;
+    const Spool spool(dir / "spool");
+    std::error_code error;
+    const std::uint64_t free_bytes = spool.free_bytes(error);
+    CHECK_FALSE(error);
+    // Others may write to the same file system meanwhile: equal within 64 MiB.
+    const std::uint64_t expected = std::filesystem::space(dir.path()).available;
+    CHECK(free_bytes > 0);
+    CHECK((free_bytes > expected ? free_bytes - expected : expected - free_bytes) < (64U << 20));
+}
