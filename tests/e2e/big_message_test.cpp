@@ -295,4 +295,28 @@ TEST_CASE("e2e: a client that hangs up in a big DATA leaves nothing behind", "[e
     CHECK(server.stop() == kCleanExit);
 }
 
+TEST_CASE("e2e: a header section of exactly 100 KiB keeps the body byte-exact", "[e2e]") {
+    // The header section ends right where the header size limit does: the blank line is the
+    // first byte past the prefix that cleanup looks at. It must stay one blank line, not two.
+    TestServer server(TestServerOptions{.config_yaml = make_config_yaml(), .spool_dir = ""});
+    const std::string marker = unique_marker();
+    std::string headers = "Subject: exact " + marker + "\n"
+                          "Date: Mon, 2 Nov 2026 10:00:00 +0100\n"
+                          "Message-ID: <exact." + marker + "@domain.local>\n";
+    for (int i = 0; headers.size() < kHeaderSizeLimit - 200; ++i) {
+        headers += "X-Filler-" + std::to_string(i) + ": " + std::string(60, 'f') + "\n";
+    }
+    headers += "X-Pad: " + std::string(kHeaderSizeLimit - headers.size() - 8, 'p') + "\n";
+    REQUIRE(headers.size() == kHeaderSizeLimit);
+    const std::string body = tricky_body(512 * 1024, marker);
+    std::string queue_id;
+    const std::string text = send_and_fetch(server, headers + "\n" + body, marker, queue_id);
+
+    const Delivered delivered = split_delivered(text);
+    CHECK(delivered.headers.ends_with("\n" + headers));
+    CHECK(delivered.body.size() == body.size());
+    CHECK(first_difference(delivered.body, body) == "");
+    check_spool_clean(server);
+}
+
 }  // namespace labmta::test
