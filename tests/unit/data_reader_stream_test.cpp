@@ -183,3 +183,18 @@ TEST_CASE("data_reader: Received: fields are counted in the header section only"
     // A bare LF line ends the headers too: it is stored as an empty line.
     CHECK(stream_data("Received: a\r\n\nReceived: b\r\n.\r\n", 0, 1000).received == 1);
 }
+
+TEST_CASE("data_reader: the hop count stops where the stored header section ends",
+          "[data_reader]") {
+    // "\r\r\n" is stored as an empty line (bare CRs before a line end are dropped), so the
+    // header section of the stored message ends there, and the Received: lines after it are
+    // body text: cleanup treats them as body, and so must the hop count.
+    const std::string input =
+        "Subject: x\r\n\r\r\nReceived: in the body\r\nReceived: again\r\n.\r\n";
+    for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+        INFO("cut at " << cut);
+        const StreamResult got = stream_data(input, cut, 1000);
+        REQUIRE(got.whole == "Subject: x\n\nReceived: in the body\nReceived: again\n");
+        CHECK(got.received == 0);
+    }
+}
