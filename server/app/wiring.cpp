@@ -80,10 +80,11 @@ SpoolWriter::SpoolWriter(spool::Spool& spool, std::string hostname, const common
 namespace {
 
 // The first bytes of a streamed message (spilled part, then rest), up to the header size
-// limit: what cleanup looks at.
+// limit and one byte more: what cleanup looks at. The extra byte shows a blank line that
+// starts right at the limit, so the header section is not cut there.
 std::string read_message_start(const net::QueueRequest& request, std::error_code& error) {
-    const std::uint64_t from_file =
-        std::min<std::uint64_t>(request.spilled.size(), spool::kHeaderSizeLimit);
+    constexpr std::size_t kStartBytes = spool::kHeaderSizeLimit + 1;
+    const std::uint64_t from_file = std::min<std::uint64_t>(request.spilled.size(), kStartBytes);
     std::string start(static_cast<std::size_t>(from_file), '\0');
     std::size_t got = 0;
     while (got < start.size()) {
@@ -98,7 +99,7 @@ std::string read_message_start(const net::QueueRequest& request, std::error_code
         }
         got += static_cast<std::size_t>(n);
     }
-    start.append(std::string_view(request.rest).substr(0, spool::kHeaderSizeLimit - start.size()));
+    start.append(std::string_view(request.rest).substr(0, kStartBytes - start.size()));
     return start;
 }
 

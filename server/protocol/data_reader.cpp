@@ -21,7 +21,8 @@ bool DataReader::on_line(const common::Line& line) {
     }
     if (in_headers_ && at_line_start_) {
         constexpr std::string_view kReceived = "received:";
-        if (ends_line && text.empty()) {
+        // An empty line as stored: bare CRs before the line end are dropped.
+        if (ends_line && text.find_first_not_of('\r') == std::string_view::npos) {
             in_headers_ = false;
         } else if (text.size() >= kReceived.size()
                    && common::iequals_ascii(text.substr(0, kReceived.size()), kReceived)) {
