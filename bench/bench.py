@@ -9,6 +9,7 @@ import argparse
 import datetime
 import os
 import platform
+import pwd
 import shutil
 import signal
 import socket
@@ -65,6 +66,11 @@ def status_kb(pid, field):
     return idle_connections.read_status_kb(pid, field)
 
 
+# Started as root, labmta drops to its config's `user:` (default labmta, which a bench machine
+# may lack): run it as nobody, as the tests do.
+RUN_AS = ("--user", "nobody") if os.geteuid() == 0 else ()
+
+
 class Labmta:
     """One `labmta serve` with its own config, spool and log file under workdir/name."""
 
@@ -72,6 +78,7 @@ class Labmta:
         self.dir = workdir / name
         self.spool = self.dir / "spool"
         self.dir.mkdir(parents=True)
+        self.dir.chmod(0o755)  # reachable by the unprivileged user labmta drops to
         self.log_path = self.dir / "labmta.log"
         limits = {"connections": 10100, "connections_per_client": 10100, **(limits or {})}
         config = self.dir / "labmta.yaml"
@@ -85,7 +92,7 @@ class Labmta:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [*wrapper, str(binary), "serve", "--config", str(config),
-                 "--ready-file", str(ready)],
+                 "--ready-file", str(ready), *RUN_AS],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         if not wait_until(lambda: ready.exists() or self.process.poll() is not None,
                           ready_timeout_s):
@@ -296,6 +303,11 @@ class Bench:
         totals = {}
         for messages in (CALLGRIND["baseline"], CALLGRIND["messages"]):
             out = self.workdir / f"callgrind.{messages}.out"
+            # valgrind writes it at exit, after labmta dropped root: make it the user's.
+            out.touch()
+            if RUN_AS:
+                nobody = pwd.getpwnam(RUN_AS[1])
+                os.chown(out, nobody.pw_uid, nobody.pw_gid)
             # All threads (loop and libuv's pool) go into one file; children are not traced.
             server = self.server(f"callgrind-{messages}", ready_timeout_s=120, wrapper=[
                 "valgrind", "--tool=callgrind", "--trace-children=no",
@@ -445,6 +457,7 @@ def main():
     base.mkdir(exist_ok=True)
     # Under build-bench/, not /tmp: the spool must be on a real disk (fsync), not a tmpfs.
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+    workdir.chmod(0o755)
     bench = Bench(options, workdir)
     info = machine_info(workdir)
     print("\n".join(info), flush=True)
