@@ -84,6 +84,8 @@ QueueManager::QueueManager(uv_loop_t* loop,
     work_.data = this;
     uv_timer_init(loop_, &scan_timer_);
     scan_timer_.data = this;
+    uv_timer_init(loop_, &gather_timer_);
+    gather_timer_.data = this;
 }
 
 void QueueManager::start() {
@@ -111,6 +113,7 @@ void QueueManager::stop() {
     stopping_ = true;
     pending_.clear();
     uv_close(reinterpret_cast<uv_handle_t*>(&scan_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&gather_timer_), nullptr);
     relay_.abort_all();
 }
 
@@ -126,6 +129,17 @@ void QueueManager::run_next() {
     if (busy_ || pending_.empty() || stopping_) {
         return;
     }
+    // A group is worth waiting for: its fsync rounds cost what one message's do. So a short
+    // group waits up to kGatherMs for more messages (sessions committing meanwhile), which
+    // keeps delivery from competing with the sessions' commits for the disk.
+    if (pending_.size() < kMaxDeliveryGroup && !gathered_) {
+        if (uv_is_active(reinterpret_cast<uv_handle_t*>(&gather_timer_)) == 0) {
+            uv_timer_start(&gather_timer_, &QueueManager::on_gather_timer, kGatherMs, 0);
+        }
+        return;
+    }
+    gathered_ = false;
+    uv_timer_stop(&gather_timer_);
     current_.clear();
     while (!pending_.empty() && current_.size() < kMaxDeliveryGroup) {
         Job& job = current_.emplace_back();
@@ -340,6 +354,12 @@ void QueueManager::send_bounce(const spool::QueueFile& file,
 
 void QueueManager::done_with(const std::string& queue_id) {
     scheduled_.erase(queue_id);
+}
+
+void QueueManager::on_gather_timer(uv_timer_t* timer) {
+    auto* self = static_cast<QueueManager*>(timer->data);
+    self->gathered_ = true;
+    self->run_next();
 }
 
 void QueueManager::on_scan_timer(uv_timer_t* timer) {

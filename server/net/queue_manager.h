@@ -1,10 +1,11 @@
 // Drives delivery of queued mail from the event loop, like Postfix's qmgr. Local recipients
 // are delivered into Maildirs by a job on libuv's thread pool (file I/O and fsync must not
 // stall the sessions), one job at a time, each job a group of up to kMaxDeliveryGroup
-// messages that share their fsync rounds; remote recipients then go to the relay agent, on
-// the loop. Outcomes are recorded in the spool (delivered marks, defer file with
-// backoff), bounced recipients get a delivery status notification, and everything is logged
-// in Postfix's maillog shape. On start it picks up whatever an earlier run left queued.
+// messages that share their fsync rounds (a short group waits kGatherMs for more first); remote
+// recipients then go to the relay agent, on the loop. Outcomes are recorded in the spool (delivered
+// marks, defer file with backoff), bounced recipients get a delivery status notification, and
+// everything is logged in Postfix's maillog shape. On start it picks up whatever an earlier run
+// left queued.
 #pragma once
 
 #include "common/clock.h"
@@ -69,6 +70,7 @@ private:
     static void on_work(uv_work_t* request);
     static void on_work_done(uv_work_t* request, int status);
     static void on_scan_timer(uv_timer_t* timer);
+    static void on_gather_timer(uv_timer_t* timer);
 
     void schedule(const std::string& queue_id, bool forced);
     void run_next();
@@ -93,6 +95,8 @@ private:
     RelayAgent& relay_;
     uv_work_t work_{};
     uv_timer_t scan_timer_{};
+    uv_timer_t gather_timer_{};
+    bool gathered_ = false;  // the gather time is over: start the group as it is
     bool busy_ = false;
     bool stopping_ = false;
     std::deque<std::pair<std::string, bool>> pending_;  // queue ID, forced
@@ -100,6 +104,8 @@ private:
     std::vector<Job> current_;         // the group being delivered on the thread pool
     // A group is bounded so that one slow group does not hold up the messages behind it.
     static constexpr std::size_t kMaxDeliveryGroup = 64;
+    // How long a group shorter than that waits for more messages before it starts.
+    static constexpr std::uint64_t kGatherMs = 50;
 };
 
 }  // namespace labmta::net
