@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <cerrno>
+#include <memory>
 
 namespace labmta::spool {
 
@@ -40,7 +40,8 @@ std::error_code SpillFile::append(std::string_view text) {
 std::error_code copy_file_part(int in_fd, std::uint64_t offset, std::uint64_t length, int out_fd) {
     auto in_offset = static_cast<off_t>(offset);
     bool kernel_copy = true;
-    std::array<char, 65536> buffer{};
+    constexpr std::size_t kBufferBytes = 65536;
+    std::unique_ptr<char[]> buffer;  // only for the fallback, and not zeroed: it is written first
     while (length > 0) {
         if (kernel_copy) {
             const ssize_t copied = ::copy_file_range(in_fd, &in_offset, out_fd, nullptr, length, 0);
@@ -59,9 +60,12 @@ std::error_code copy_file_part(int in_fd, std::uint64_t offset, std::uint64_t le
             }
             kernel_copy = false;  // across file systems, or not supported: copy by hand
         }
+        if (!buffer) {
+            buffer = std::make_unique_for_overwrite<char[]>(kBufferBytes);
+        }
         const std::size_t want =
-            length < buffer.size() ? static_cast<std::size_t>(length) : buffer.size();
-        const ssize_t got = ::pread(in_fd, buffer.data(), want, in_offset);
+            length < kBufferBytes ? static_cast<std::size_t>(length) : kBufferBytes;
+        const ssize_t got = ::pread(in_fd, buffer.get(), want, in_offset);
         if (got < 0 && errno == EINTR) {
             continue;
         }
@@ -69,7 +73,7 @@ std::error_code copy_file_part(int in_fd, std::uint64_t offset, std::uint64_t le
             return got < 0 ? last_errno_error() : std::make_error_code(std::errc::io_error);
         }
         if (const std::error_code error =
-                write_all(out_fd, std::string_view(buffer.data(), static_cast<std::size_t>(got)))) {
+                write_all(out_fd, std::string_view(buffer.get(), static_cast<std::size_t>(got)))) {
             return error;
         }
         in_offset += got;
