@@ -11,18 +11,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <optional>
 
 namespace labmta::spool {
 
 namespace {
-
-// Process-wide, so two deliveries in the same microsecond (any thread) get different names.
-std::uint64_t next_delivery_counter() {
-    static std::atomic<std::uint64_t> counter{0};
-    return counter.fetch_add(1, std::memory_order_relaxed);
-}
 
 // Envelope fields came from SMTP command lines; keep any control byte out of our headers.
 std::string header_safe(std::string_view text) {
@@ -40,12 +33,6 @@ RecipientResult make_result(std::string recipient,
                             std::string dsn,
                             std::string detail) {
     return {std::move(recipient), status, std::move(dsn), std::move(detail)};
-}
-
-// The process ID for Maildir names: asked once, not once per copy.
-long process_id() {
-    static const long pid = static_cast<long>(::getpid());
-    return pid;
 }
 
 // One queued message of a group: what was loaded, and where each local copy went.
@@ -72,8 +59,7 @@ void stage_copies(Spool& spool,
                   LocalDeliveryReport& report,
                   MaildirBatch& batch,
                   const std::vector<std::string>& local_domains,
-                  std::string_view hostname,
-                  std::int64_t now_us) {
+                  std::string_view hostname) {
     const QueueFile& file = message.opened->file;
     for (std::size_t i = 0; i < file.envelope.recipients.size(); ++i) {
         const std::string& recipient = file.envelope.recipients[i];
@@ -99,8 +85,7 @@ void stage_copies(Spool& spool,
         const std::string head =
             "Return-Path: <" + header_safe(file.envelope.sender)
             + ">\nDelivered-To: " + header_safe(common::to_lower_ascii(recipient)) + "\n";
-        const std::string name =
-            maildir_unique_name(now_us, process_id(), next_delivery_counter(), hostname);
+        const std::string name = maildir_unique_name(file.arrival_us, file.queue_id, i, hostname);
         const std::size_t batch_index = batch.add(maildir,
                                                   name,
                                                   head,
@@ -125,11 +110,11 @@ bool is_local_recipient(std::string_view address, const std::vector<std::string>
     });
 }
 
-std::string maildir_unique_name(std::int64_t now_us,
-                                long pid,
-                                std::uint64_t counter,
+std::string maildir_unique_name(std::int64_t arrival_us,
+                                std::string_view queue_id,
+                                std::size_t recipient_index,
                                 std::string_view hostname) {
-    const std::int64_t us = std::max<std::int64_t>(now_us, 0);
+    const std::int64_t us = std::max<std::int64_t>(arrival_us, 0);
     std::string host;
     for (const char c : hostname) {
         // The Maildir convention: "/" and ":" are written as octal escapes.
@@ -141,25 +126,22 @@ std::string maildir_unique_name(std::int64_t now_us,
             host.push_back(c);
         }
     }
-    return std::to_string(us / 1'000'000) + ".M" + std::to_string(us % 1'000'000) + "P"
-           + std::to_string(pid) + "Q" + std::to_string(counter) + "." + host;
+    return std::to_string(us / 1'000'000) + ".M" + std::to_string(us % 1'000'000) + "Q"
+           + std::string(queue_id) + "R" + std::to_string(recipient_index) + "." + host;
 }
 
 LocalDeliveryReport deliver_local(Spool& spool,
                                   std::string_view queue_id,
                                   const std::vector<std::string>& local_domains,
-                                  std::string_view hostname,
-                                  std::int64_t now_us) {
+                                  std::string_view hostname) {
     return std::move(
-        deliver_local_group(spool, {std::string(queue_id)}, local_domains, hostname, now_us)
-            .front());
+        deliver_local_group(spool, {std::string(queue_id)}, local_domains, hostname).front());
 }
 
 std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
                                                      const std::vector<std::string>& queue_ids,
                                                      const std::vector<std::string>& local_domains,
-                                                     std::string_view hostname,
-                                                     std::int64_t now_us) {
+                                                     std::string_view hostname) {
     std::vector<LocalDeliveryReport> reports(queue_ids.size());
     std::vector<GroupMessage> messages(queue_ids.size());
     MaildirBatch batch;
@@ -173,7 +155,7 @@ std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
         reports[m].arrival_us = file.arrival_us;
         reports[m].sender = file.envelope.sender;
         message.done = file.delivered;
-        stage_copies(spool, message, reports[m], batch, local_domains, hostname, now_us);
+        stage_copies(spool, message, reports[m], batch, local_domains, hostname);
     }
     // Round 2: all copies durable together, then in new/.
     batch.commit();

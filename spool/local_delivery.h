@@ -35,11 +35,14 @@ struct LocalDeliveryReport {
 // handles it, and the relay agent never does.
 bool is_local_recipient(std::string_view address, const std::vector<std::string>& local_domains);
 
-// A unique Maildir file name: "<sec>.M<usec>P<pid>Q<counter>.<hostname>" (any "/" or ":" in
-// hostname replaced), so two deliveries never collide.
-std::string maildir_unique_name(std::int64_t now_us,
-                                long pid,
-                                std::uint64_t counter,
+// The Maildir file name of one recipient's copy of a queued message:
+// "<sec>.M<usec>Q<queue-id>R<index>.<hostname>" from the message's arrival time (any "/" or
+// ":" in hostname escaped). Unique, since a queue ID is never reused within the same
+// microsecond, and the same on every attempt: a copy that a crashed run already put into new/
+// is found there (the rename into new/ never replaces), so a retry never delivers it twice.
+std::string maildir_unique_name(std::int64_t arrival_us,
+                                std::string_view queue_id,
+                                std::size_t recipient_index,
                                 std::string_view hostname);
 
 // deliver_local() for a group of queued messages, one report each, sharing the fsync rounds
@@ -47,8 +50,7 @@ std::string maildir_unique_name(std::int64_t now_us,
 std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
                                                      const std::vector<std::string>& queue_ids,
                                                      const std::vector<std::string>& local_domains,
-                                                     std::string_view hostname,
-                                                     std::int64_t now_us);
+                                                     std::string_view hostname);
 
 // Delivers every pending recipient of queued message queue_id whose domain is in
 // local_domains (compared case-insensitively); others stay pending for the relay agent.
@@ -56,7 +58,6 @@ std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
 LocalDeliveryReport deliver_local(Spool& spool,
                                   std::string_view queue_id,
                                   const std::vector<std::string>& local_domains,
-                                  std::string_view hostname,
-                                  std::int64_t now_us);
+                                  std::string_view hostname);
 
 }  // namespace labmta::spool

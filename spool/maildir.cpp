@@ -4,9 +4,12 @@
 #include "spool/spill_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 
 namespace labmta::spool {
 
@@ -18,6 +21,33 @@ constexpr unsigned kFileMode = 0600;
 bool is_single_component(std::string_view name) {
     return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos
            && name.find('\0') == std::string_view::npos;
+}
+
+long process_id() {
+    static const long pid = static_cast<long>(::getpid());
+    return pid;
+}
+
+// Process-wide, so that two attempts never share a tmp/ name.
+std::uint64_t next_attempt() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+// rename(2) that never replaces: EEXIST when to exists (renameat2 RENAME_NOREPLACE, or link
+// and unlink where the file system lacks it).
+std::error_code publish_no_replace(const std::string& from, const std::string& to) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+        return {};
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+        return last_errno_error();
+    }
+    if (::link(from.c_str(), to.c_str()) != 0) {
+        return last_errno_error();
+    }
+    ::unlink(from.c_str());
+    return {};
 }
 
 }  // namespace
@@ -42,7 +72,9 @@ std::size_t MaildirBatch::add(const std::string& dir,
         copy.error = std::make_error_code(std::errc::invalid_argument);
         return copies_.size() - 1;
     }
-    copy.tmp_path = dir + "/tmp/" + std::string(unique_name);
+    // The tmp/ name has this attempt's own suffix: a crashed attempt may have left its file.
+    copy.tmp_path = dir + "/tmp/" + std::string(unique_name) + "." + std::to_string(process_id())
+                    + "." + std::to_string(next_attempt());
     copy.new_dir = dir + "/new";
     copy.new_path = copy.new_dir + "/" + std::string(unique_name);
     copy.fd = open_file(copy.tmp_path, O_WRONLY | O_CREAT | O_EXCL, kFileMode, copy.error);
@@ -86,8 +118,16 @@ void MaildirBatch::commit() {
             continue;
         }
         std::error_code error = sync_error ? sync_error : copy.fd.close();
-        if (!error && ::rename(copy.tmp_path.c_str(), copy.new_path.c_str()) != 0) {
-            error = last_errno_error();
+        if (!error) {
+            error = publish_no_replace(copy.tmp_path, copy.new_path);
+        }
+        if (error == std::errc::file_exists) {
+            // An earlier attempt put this very copy into new/ and crashed before the queue
+            // knew: it is delivered, and delivering it again would duplicate it.
+            ::unlink(copy.tmp_path.c_str());
+            copy.tmp_path.clear();
+            copy.already_delivered = true;
+            continue;
         }
         if (error) {
             fail(copy, error);

@@ -2,7 +2,8 @@
 // caller has already made the folder path safe. Copies are written in groups that share the
 // expensive steps, as the queue's group commit does: add() writes each copy into its
 // Maildir's tmp/; commit() makes them all durable at once (spool::sync_files), renames each
-// into new/ and fsyncs each new/ folder once. Every copy gets its own result.
+// into new/ (never over an existing file: names are the same on every attempt, see
+// maildir_unique_name) and fsyncs each new/ folder once. Every copy gets its own result.
 #pragma once
 
 #include "spool/file_util.h"
@@ -35,6 +36,9 @@ public:
     void commit();
     // After commit(): how copy index went (empty: it is durable in new/).
     std::error_code error(std::size_t index) const { return copies_[index].error; }
+    // After commit(): new/ already held this copy (from an attempt that crashed before the
+    // queue was updated); it counts as delivered and was not written twice.
+    bool already_delivered(std::size_t index) const { return copies_[index].already_delivered; }
 
 private:
     struct Copy {
@@ -43,6 +47,7 @@ private:
         std::string new_dir;
         UniqueFd fd;  // open from add() to commit()
         std::error_code error;
+        bool already_delivered = false;
     };
     void fail(Copy& copy, std::error_code error);
     std::vector<Copy> copies_;

@@ -176,12 +176,8 @@ void QueueManager::on_work(uv_work_t* request) {
             due.push_back(&job);
         }
     }
-    std::vector<spool::LocalDeliveryReport> reports =
-        spool::deliver_local_group(self->spool_,
-                                   due_ids,
-                                   self->settings_.local_domains,
-                                   self->settings_.hostname,
-                                   self->clock_.now_us());
+    std::vector<spool::LocalDeliveryReport> reports = spool::deliver_local_group(
+        self->spool_, due_ids, self->settings_.local_domains, self->settings_.hostname);
     for (std::size_t i = 0; i < due.size(); ++i) {
         Job& job = *due[i];
         job.local = std::move(reports[i]);

@@ -28,7 +28,6 @@ using labmta::test::read_text_file;
 using labmta::test::TempDir;
 
 constexpr std::int64_t kArrivalUs = 1795876331000000;
-constexpr std::int64_t kNowUs = 1795876332500000;
 const std::vector<std::string> kLocalDomains = {"domain.local"};
 
 struct Fixture {
@@ -58,8 +57,7 @@ struct Fixture {
     }
 
     std::vector<LocalDeliveryReport> deliver(const std::vector<std::string>& ids_to_deliver) {
-        return deliver_local_group(
-            spool, ids_to_deliver, kLocalDomains, "profbox.domain.local", kNowUs);
+        return deliver_local_group(spool, ids_to_deliver, kLocalDomains, "profbox.domain.local");
     }
 
     std::string new_dir(const std::string& user) const {
