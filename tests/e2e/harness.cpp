@@ -244,6 +244,31 @@ bool wait_for_file_count(const std::string& dir,
     return wait_until([&] { return list_files(dir).size() == count; }, timeout);
 }
 
+bool wait_for_free_connection_slots(TestServer& server, std::size_t count) {
+    return wait_until(
+        [&] {
+            try {
+                std::vector<SmtpClient> probes;
+                for (std::size_t i = 0; i < count; ++i) {
+                    probes.push_back(server.connect());
+                    if (probes.back().read_greeting() != kGreeting) {
+                        return false;
+                    }
+                }
+                for (SmtpClient& probe : probes) {
+                    if (probe.ask("QUIT") != "221 2.0.0 Bye"
+                        || !probe.read_until_closed().empty()) {
+                        return false;
+                    }
+                }
+                return true;
+            } catch (const SmtpClientError&) {
+                return false;  // refused, or closed while an earlier session was still counted
+            }
+        },
+        kDeliveryWait);
+}
+
 void check_fresh_message_delivered(TestServer& server) {
     SmtpClient client = server.connect();
     REQUIRE(client.read_greeting() == kGreeting);

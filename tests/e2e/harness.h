@@ -128,6 +128,11 @@ CommandResult run_labmta(const std::vector<std::string>& args,
 // Regex-escapes text (queue IDs are hex, addresses have dots) for the patterns above.
 std::string regex_escape(std::string_view text);
 
+// Waits (bounded) until `count` new sessions can be open at the same time: each gets the 220,
+// then QUIT and the server's close. After a connection limit test, so that what follows is not
+// refused because the server has not yet seen an earlier client go.
+bool wait_for_free_connection_slots(TestServer& server, std::size_t count);
+
 // Every abuse test ends with this: a new connection sends a normal message to student, and it
 // lands in the Maildir. Uses Catch assertions.
 void check_fresh_message_delivered(TestServer& server);

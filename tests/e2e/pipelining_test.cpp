@@ -110,6 +110,7 @@ TEST_CASE("e2e: command lines ending in a bare LF work (netcat style)", "[e2e]")
     client.send("QUIT\n");
     CHECK(client.read_line() == "221 2.0.0 Bye");
     CHECK_FALSE(wait_for_delivery(server.maildir_new("student"), marker).empty());
+    check_fresh_message_delivered(server);
 }
 
 TEST_CASE("e2e: a session written one byte per write gets the same replies", "[e2e]") {
@@ -157,6 +158,7 @@ TEST_CASE("e2e: only <CRLF>.<CRLF> ends DATA, so bare-LF dots smuggle no command
     CHECK(text.find("after") != std::string::npos);
     CHECK(text.find("evil3") != std::string::npos);
     CHECK(list_files(server.maildir_new("student")).size() == 1);
+    check_fresh_message_delivered(server);
 }
 
 }  // namespace labmta::test
