@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -146,9 +147,34 @@ private:
     std::string path_;
 };
 
+// Each client is a file descriptor: the soft limit (often 1024) would cap the server far below
+// limits.connections, so it is raised to the hard limit, as far as that goes.
+void raise_open_file_limit(unsigned connections) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return;
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            limit = raised;
+        }
+    }
+    // Spool files, DNS and listeners need some descriptors besides the clients.
+    if (limit.rlim_cur < rlim_t{connections} + 64) {
+        spdlog::warn(
+            "open-file limit {} is below limits.connections ({}) + 64: raise it "
+            "(ulimit -n, LimitNOFILE=) or accepts will fail",
+            limit.rlim_cur,
+            connections);
+    }
+}
+
 int serve(const ServeOptions& options) {
     const config::Config config = load_serve_config(options);
     app::setup_logging(config.hostname);
+    raise_open_file_limit(config.limits.connections);
     const std::optional<app::RunAsUser> run_as = app::resolve_run_as_user(config.user);
     spool::Spool spool(config.spool);
     spool.lock_for_server();

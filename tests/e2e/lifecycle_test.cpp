@@ -6,8 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
 
 namespace labmta::test {
 namespace {
@@ -189,6 +195,54 @@ TEST_CASE("e2e: a listen port already in use is a clean startup error", "[e2e]")
     CHECK(second.output.find("cannot listen on 127.0.0.1:" + std::to_string(first.port()))
           != std::string::npos);
     check_fresh_message_delivered(first);
+}
+
+}  // namespace labmta::test
+
+namespace labmta::test {
+namespace {
+
+// "Max open files  <soft>  <hard>  files" from /proc/<pid>/limits.
+std::pair<std::string, std::string> open_file_limits(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("Max open files", 0) == 0) {
+            std::istringstream fields(line.substr(std::string_view("Max open files").size()));
+            std::string soft;
+            std::string hard;
+            fields >> soft >> hard;
+            return {soft, hard};
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("e2e: serve raises its open-file soft limit to the hard limit", "[e2e]") {
+    // The server inherits a low soft limit from us, as from a login shell's ulimit -n 1024.
+    rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    if (saved.rlim_max <= 256) {
+        WARN("hard open-file limit " << saved.rlim_max << " leaves nothing to raise");
+        return;
+    }
+    rlimit low = saved;
+    low.rlim_cur = 256;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::optional<TestServer> server;
+    try {
+        server.emplace();
+    } catch (...) {
+        ::setrlimit(RLIMIT_NOFILE, &saved);
+        throw;
+    }
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    const auto [soft, hard] = open_file_limits(server->process().pid());
+    CHECK(soft == hard);
+    CHECK(soft == (saved.rlim_max == RLIM_INFINITY ? "unlimited" : std::to_string(saved.rlim_max)));
+    check_fresh_message_delivered(*server);
 }
 
 }  // namespace labmta::test
