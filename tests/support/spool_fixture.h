@@ -18,9 +18,6 @@
 
 namespace labmta::test {
 
-// The arrival time of every test queue file and the fixture clock's reading.
-inline constexpr std::int64_t kArrivalUs = 1795876331000000;
-
 // A queue file from sender to recipients (none delivered yet), HELO Joiakim over SMTP from
 // unknown[127.0.0.1], arrived at kArrivalUs.
 inline spool::QueueFile make_queue_file(std::vector<std::string> recipients,
