@@ -21,14 +21,6 @@ constexpr std::string_view kAuthOk = "235 2.7.0 Authentication successful";
 constexpr std::string_view kAuthFailed =
     "535 5.7.8 Error: authentication failed: authentication failure";
 
-// A connection after the greeting and EHLO.
-SmtpClient ehlo_client(TestServer& server, std::string_view helo = "client.example") {
-    SmtpClient client = server.connect();
-    REQUIRE(client.read_greeting() == kGreeting);
-    REQUIRE(client.ask("EHLO " + std::string(helo)).starts_with("250-profbox.domain.local\n"));
-    return client;
-}
-
 void auth_login(SmtpClient& client) {
     REQUIRE(client.ask("AUTH LOGIN") == "334 VXNlcm5hbWU6");
     REQUIRE(client.ask(kUser64) == "334 UGFzc3dvcmQ6");

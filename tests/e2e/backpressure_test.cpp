@@ -12,24 +12,11 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <string>
 #include <thread>
 
 namespace labmta::test {
 namespace {
-
-// The server's resident memory in KiB (Linux /proc).
-long resident_kib(pid_t pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) {
-            return std::stol(line.substr(6));
-        }
-    }
-    return -1;
-}
 
 // A non-blocking socket with a small receive buffer: the server's replies back up quickly.
 int connect_without_reading(std::uint16_t port) {
@@ -75,8 +62,7 @@ std::size_t flood_noops(int fd, std::size_t max_bytes, std::chrono::milliseconds
 
 TEST_CASE("e2e: a client that never reads its replies is not buffered for without limit",
           "[e2e][limits]") {
-    TestServer server(
-        TestServerOptions{.config_yaml = make_config_yaml({{"timeout", "2"}}), .spool_dir = ""});
+    TestServer server(options_with({{"timeout", "2"}}));
     const long before_kib = resident_kib(server.process().pid());
     REQUIRE(before_kib > 0);
     const int fd = connect_without_reading(server.port());

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <regex>
 
@@ -269,10 +270,32 @@ bool wait_for_free_connection_slots(TestServer& server, std::size_t count) {
         kDeliveryWait);
 }
 
-void check_fresh_message_delivered(TestServer& server) {
+TestServerOptions options_with(const std::vector<std::pair<std::string, std::string>>& limits,
+                               std::string_view smtpd_section) {
+    return TestServerOptions{.config_yaml = make_config_yaml(limits) + std::string(smtpd_section),
+                             .spool_dir = ""};
+}
+
+SmtpClient ehlo_client(TestServer& server, std::string_view helo) {
     SmtpClient client = server.connect();
     REQUIRE(client.read_greeting() == kGreeting);
-    REQUIRE(client.ask("EHLO fresh.example").starts_with("250-profbox.domain.local\n"));
+    REQUIRE(client.ask("EHLO " + std::string(helo)).starts_with("250-profbox.domain.local\n"));
+    return client;
+}
+
+long resident_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) {
+            return std::stol(line.substr(6));
+        }
+    }
+    return -1;
+}
+
+void check_fresh_message_delivered(TestServer& server) {
+    SmtpClient client = ehlo_client(server, "fresh.example");
     const std::string marker = unique_marker();
     const std::string queue_id = send_message(client,
                                               "fresh@domain.local",

@@ -1,13 +1,16 @@
 // Shared pieces of the end-to-end tests: a labmta server on a free port with a private spool,
 // configs written for one test, whole SMTP transactions, and bounded waits for delivered mail.
 // Helpers throw std::runtime_error (never Catch macros) so that client threads may use them;
-// check_fresh_message_delivered() is the one exception and runs on the test's thread.
+// ehlo_client() and check_fresh_message_delivered() are the exceptions and run on the test's
+// thread.
 #pragma once
 
 #include "tests/support/files.h"
 #include "tests/support/process.h"
 #include "tests/support/smtp_client.h"
 #include "tests/support/temp_dir.h"
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -22,6 +25,9 @@ namespace labmta::test {
 inline constexpr std::string_view kHost = "profbox.domain.local";
 inline constexpr std::string_view kGreeting = "220 profbox.domain.local ESMTP labmta";
 inline constexpr std::chrono::milliseconds kDeliveryWait{10000};
+// What a session past limits.session_timeout (or idle past limits.timeout) gets before close.
+inline constexpr std::string_view kTimeoutExceeded =
+    "421 4.4.2 profbox.domain.local Error: timeout exceeded";
 
 std::string lab_config_path();                    // config/labmta.yaml in the source tree
 std::string fixture_path(std::string_view name);  // tests/fixtures/<name>
@@ -36,6 +42,10 @@ struct TestServerOptions {
     std::string spool_dir;    // empty: a fresh spool in the server's temp directory
     std::string user = std::string(kTestUser);  // --user; empty: the config's user:
 };
+
+// Options for a server on make_config_yaml(limits), with smtpd_section (YAML) appended.
+TestServerOptions options_with(const std::vector<std::pair<std::string, std::string>>& limits,
+                               std::string_view smtpd_section = "");
 
 // `labmta serve --listen 127.0.0.1:0 --spool ... --ready-file ...`. At the end of a test that
 // did not stop it, it is stopped with SIGTERM and must exit 0 (a CHECK); when the test ends
@@ -132,6 +142,12 @@ std::string regex_escape(std::string_view text);
 // then QUIT and the server's close. After a connection limit test, so that what follows is not
 // refused because the server has not yet seen an earlier client go.
 bool wait_for_free_connection_slots(TestServer& server, std::size_t count);
+
+// A new connection after the greeting and "EHLO <helo>" (both REQUIREd). Uses Catch assertions.
+SmtpClient ehlo_client(TestServer& server, std::string_view helo = "client.example");
+
+// The resident memory of process pid in KiB (Linux /proc), or -1 when it cannot be read.
+long resident_kib(pid_t pid);
 
 // Every abuse test ends with this: a new connection sends a normal message to student, and it
 // lands in the Maildir. Uses Catch assertions.

@@ -9,11 +9,6 @@
 namespace labmta::test {
 namespace {
 
-std::string config_with(std::vector<std::pair<std::string, std::string>> limits,
-                        std::string_view local_recipients = "any") {
-    return make_config_yaml(limits, local_recipients);
-}
-
 // A session past HELO.
 SmtpClient open_session(TestServer& server) {
     SmtpClient client = server.connect();
@@ -25,8 +20,7 @@ SmtpClient open_session(TestServer& server) {
 }  // namespace
 
 TEST_CASE("e2e: a message over message_size is 552 5.3.4 and the session goes on", "[e2e]") {
-    TestServer server(
-        TestServerOptions{.config_yaml = config_with({{"message_size", "1000"}}), .spool_dir = ""});
+    TestServer server(options_with({{"message_size", "1000"}}));
     SmtpClient client = server.connect();
     REQUIRE(client.read_greeting() == kGreeting);
     const std::string ehlo = client.ask("EHLO big.example");
@@ -51,8 +45,7 @@ TEST_CASE("e2e: a message over message_size is 552 5.3.4 and the session goes on
 }
 
 TEST_CASE("e2e: MAIL FROM with SIZE= over the limit is 552 5.3.4", "[e2e]") {
-    TestServer server(
-        TestServerOptions{.config_yaml = config_with({{"message_size", "1000"}}), .spool_dir = ""});
+    TestServer server(options_with({{"message_size", "1000"}}));
     SmtpClient client = open_session(server);
     CHECK(client.ask("MAIL FROM:<big@domain.local> SIZE=5000")
           == "552 5.3.4 Message size exceeds fixed limit");
@@ -62,8 +55,7 @@ TEST_CASE("e2e: MAIL FROM with SIZE= over the limit is 552 5.3.4", "[e2e]") {
 }
 
 TEST_CASE("e2e: a 3000-byte command line is 500 5.5.2 command too long", "[e2e]") {
-    TestServer server(
-        TestServerOptions{.config_yaml = config_with({{"line_length", "2048"}}), .spool_dir = ""});
+    TestServer server(options_with({{"line_length", "2048"}}));
     SmtpClient client = open_session(server);
     const std::string line = "MAIL FROM:<" + std::string(2975, 'a') + "@domain.local>";
     REQUIRE(line.size() >= 3000);
@@ -74,8 +66,7 @@ TEST_CASE("e2e: a 3000-byte command line is 500 5.5.2 command too long", "[e2e]"
 }
 
 TEST_CASE("e2e: after limits.errors errors the server says 421 4.7.0 and closes", "[e2e]") {
-    TestServer server(
-        TestServerOptions{.config_yaml = config_with({{"errors", "3"}}), .spool_dir = ""});
+    TestServer server(options_with({{"errors", "3"}}));
     SmtpClient client = server.connect();
     REQUIRE(client.read_greeting() == kGreeting);
     CHECK(client.ask("BOGUS1") == "500 5.5.2 Error: command not recognized");
@@ -89,14 +80,12 @@ TEST_CASE("e2e: after limits.errors errors the server says 421 4.7.0 and closes"
 }
 
 TEST_CASE("e2e: an idle client gets 421 4.4.2 timeout exceeded and is closed", "[e2e]") {
-    TestServer server(
-        TestServerOptions{.config_yaml = config_with({{"timeout", "1"}}), .spool_dir = ""});
+    TestServer server(options_with({{"timeout", "1"}}));
     SmtpClient client = server.connect();
     REQUIRE(client.read_greeting() == kGreeting);
     REQUIRE(client.ask("HELO sleepy.example") == "250 profbox.domain.local");
     const auto idle_since = std::chrono::steady_clock::now();
-    CHECK(SmtpClient::join(client.read_reply())
-          == "421 4.4.2 profbox.domain.local Error: timeout exceeded");
+    CHECK(SmtpClient::join(client.read_reply()) == kTimeoutExceeded);
     const auto idle = std::chrono::steady_clock::now() - idle_since;
     CHECK(idle >= std::chrono::milliseconds(900));
     CHECK(client.read_until_closed().empty());
@@ -104,22 +93,21 @@ TEST_CASE("e2e: an idle client gets 421 4.4.2 timeout exceeded and is closed", "
 }
 
 TEST_CASE("e2e: a client idle in the middle of DATA also times out", "[e2e]") {
-    TestServer server(
-        TestServerOptions{.config_yaml = config_with({{"timeout", "1"}}), .spool_dir = ""});
+    TestServer server(options_with({{"timeout", "1"}}));
     SmtpClient client = open_session(server);
     REQUIRE(client.ask("MAIL FROM:<slow@domain.local>") == "250 2.1.0 Ok");
     REQUIRE(client.ask("RCPT TO:<student@domain.local>") == "250 2.1.5 Ok");
     REQUIRE(client.ask("DATA") == "354 End data with <CR><LF>.<CR><LF>");
     client.send("Subject: never finished\r\n\r\nhalf a message\r\n");
-    CHECK(client.read_until_closed()
-          == "421 4.4.2 profbox.domain.local Error: timeout exceeded\r\n");
+    CHECK(client.read_until_closed() == std::string(kTimeoutExceeded) + "\r\n");
     CHECK(list_files(server.incoming_dir()).empty());
     CHECK(list_files(server.spool() + "/tmp").empty());
     check_fresh_message_delivered(server);
 }
 
 TEST_CASE("e2e: local_recipients users rejects unknown local parts with 550 5.1.1", "[e2e]") {
-    TestServer server(TestServerOptions{.config_yaml = config_with({}, "users"), .spool_dir = ""});
+    TestServer server(
+        TestServerOptions{.config_yaml = make_config_yaml({}, "users"), .spool_dir = ""});
     SmtpClient client = open_session(server);
     REQUIRE(client.ask("MAIL FROM:<joiakim@domain.local>") == "250 2.1.0 Ok");
     CHECK(client.ask("RCPT TO:<nobody@domain.local>")
@@ -131,8 +119,7 @@ TEST_CASE("e2e: local_recipients users rejects unknown local parts with 550 5.1.
 }
 
 TEST_CASE("e2e: recipients beyond limits.recipients get 452 4.5.3", "[e2e]") {
-    TestServer server(
-        TestServerOptions{.config_yaml = config_with({{"recipients", "2"}}), .spool_dir = ""});
+    TestServer server(options_with({{"recipients", "2"}}));
     SmtpClient client = open_session(server);
     REQUIRE(client.ask("MAIL FROM:<many@domain.local>") == "250 2.1.0 Ok");
     CHECK(client.ask("RCPT TO:<a@domain.local>") == "250 2.1.5 Ok");
@@ -144,8 +131,7 @@ TEST_CASE("e2e: recipients beyond limits.recipients get 452 4.5.3", "[e2e]") {
 }
 
 TEST_CASE("e2e: connections beyond connections_per_client get 421 and are closed", "[e2e]") {
-    TestServer server(TestServerOptions{
-        .config_yaml = config_with({{"connections_per_client", "2"}}), .spool_dir = ""});
+    TestServer server(options_with({{"connections_per_client", "2"}}));
     std::vector<SmtpClient> clients;
     for (int i = 0; i < 2; ++i) {
         clients.push_back(server.connect());

@@ -8,6 +8,9 @@
 
 namespace labmta::test {
 
+// The time the tests' messages arrive at (2026-11-28): what a FakeClock usually starts at.
+inline constexpr std::int64_t kArrivalUs = 1795876331000000;
+
 class FakeClock final : public common::Clock {
 public:
     explicit FakeClock(std::int64_t now_us) : now_us_(now_us) {}

@@ -1,9 +1,8 @@
 // cleanup_head: the cleaned-up start of a message known only by its first bytes (a big message
 // streamed to disk). With complete == true it must agree with cleanup_message; otherwise only
 // whole lines count, and a header section that goes on past them is ended there.
-#include "common/envelope.h"
-#include "common/ids.h"
 #include "spool/cleanup.h"
+#include "tests/support/cleanup_fixture.h"
 
 #include <catch2/catch.hpp>
 
@@ -18,44 +17,22 @@ using labmta::spool::cleanup_message;
 using labmta::spool::CleanupHead;
 using labmta::spool::CleanupInput;
 
-constexpr std::int64_t kArrivalUs = 1795876331000000;
-constexpr std::string_view kNewId = "<MIB8K4Q0.3W5E11264SGSG@profbox.domain.local>";
-
-Envelope lab_envelope() {
-    Envelope envelope;
-    envelope.sender = "joiakim@domain.local";
-    envelope.recipients = {"student@domain.local"};
-    envelope.helo = "Joiakim";
-    envelope.protocol = "SMTP";
-    envelope.client_host = "unknown";
-    envelope.client_ip = "127.0.0.1";
-    return envelope;
-}
-
-std::string date() {
-    return labmta::common::format_rfc5322_date(kArrivalUs);
-}
-
-std::string received_one_rcpt() {
-    return "Received: from Joiakim (unknown [127.0.0.1])\n"
-           "\tby profbox.domain.local (labmta) with SMTP id 0193A5C2F10A\n"
-           "\tfor <student@domain.local>; "
-           + date() + "\n";
-}
-
-std::string date_and_id() {
-    return "Date: " + date() + "\nMessage-ID: " + std::string(kNewId) + "\n";
-}
+using labmta::test::arrival_date;
+using labmta::test::date_and_id;
+using labmta::test::kNewId;
+using labmta::test::lab_cleanup_input;
+using labmta::test::lab_envelope;
+using labmta::test::received_one_rcpt;
 
 CleanupHead head_of(std::string_view raw_start, bool complete) {
     const Envelope envelope = lab_envelope();
-    const CleanupInput input{envelope, "0193A5C2F10A", "profbox.domain.local", kArrivalUs, kNewId};
+    const CleanupInput input = lab_cleanup_input(envelope);
     return cleanup_head(raw_start, complete, input);
 }
 
 std::string cleaned_whole(std::string_view raw) {
     const Envelope envelope = lab_envelope();
-    const CleanupInput input{envelope, "0193A5C2F10A", "profbox.domain.local", kArrivalUs, kNewId};
+    const CleanupInput input = lab_cleanup_input(envelope);
     return cleanup_message(raw, input).message;
 }
 
@@ -94,8 +71,7 @@ TEST_CASE("cleanup_head: complete, head + the rest is exactly cleanup_message", 
         CHECK(joined == cleaned_whole(raw));
         CHECK(cleaned_whole(raw).starts_with(head.head));
         const Envelope envelope = lab_envelope();
-        const CleanupInput input{
-            envelope, "0193A5C2F10A", "profbox.domain.local", kArrivalUs, kNewId};
+        const CleanupInput input = lab_cleanup_input(envelope);
         CHECK(head.message_id == cleanup_message(raw, input).message_id);
     }
 }
@@ -158,7 +134,8 @@ TEST_CASE("cleanup_head: a Message-ID in a whole line of the prefix is kept", "[
     const CleanupHead head = head_of(prefix, false);
     CHECK(head.message_id == "<early@example.org>");
     CHECK(head.head
-          == received_one_rcpt() + "Message-ID: <early@example.org>\nDate: " + date() + "\n\n");
+          == received_one_rcpt() + "Message-ID: <early@example.org>\nDate: " + arrival_date()
+                 + "\n\n");
     CHECK(head.raw_consumed == prefix.find('\n') + 1);
 }
 

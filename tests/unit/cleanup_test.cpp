@@ -2,8 +2,7 @@
 // case-insensitively), the blank line where the headers end, and the client's bytes untouched.
 #include "spool/cleanup.h"
 
-#include "common/envelope.h"
-#include "common/ids.h"
+#include "tests/support/cleanup_fixture.h"
 
 #include <catch2/catch.hpp>
 
@@ -15,37 +14,15 @@ using labmta::common::Envelope;
 using labmta::spool::cleanup_message;
 using labmta::spool::CleanupInput;
 
-constexpr std::int64_t kArrivalUs = 1795876331000000;
-constexpr std::string_view kNewId = "<MIB8K4Q0.3W5E11264SGSG@profbox.domain.local>";
-
-Envelope lab_envelope() {
-    Envelope envelope;
-    envelope.sender = "joiakim@domain.local";
-    envelope.recipients = {"student@domain.local"};
-    envelope.helo = "Joiakim";
-    envelope.protocol = "SMTP";
-    envelope.client_host = "unknown";
-    envelope.client_ip = "127.0.0.1";
-    return envelope;
-}
-
-std::string date() {
-    return labmta::common::format_rfc5322_date(kArrivalUs);
-}
-
-std::string received_one_rcpt() {
-    return "Received: from Joiakim (unknown [127.0.0.1])\n"
-           "\tby profbox.domain.local (labmta) with SMTP id 0193A5C2F10A\n"
-           "\tfor <student@domain.local>; "
-           + date() + "\n";
-}
-
-std::string date_and_id() {
-    return "Date: " + date() + "\nMessage-ID: " + std::string(kNewId) + "\n";
-}
+using labmta::test::arrival_date;
+using labmta::test::date_and_id;
+using labmta::test::kNewId;
+using labmta::test::lab_cleanup_input;
+using labmta::test::lab_envelope;
+using labmta::test::received_one_rcpt;
 
 labmta::spool::CleanupResult run(std::string_view raw, const Envelope& envelope) {
-    const CleanupInput input{envelope, "0193A5C2F10A", "profbox.domain.local", kArrivalUs, kNewId};
+    const CleanupInput input = lab_cleanup_input(envelope);
     return cleanup_message(raw, input);
 }
 
@@ -67,7 +44,7 @@ TEST_CASE("cleanup: the lab session's message gets Received, Date and Message-ID
 TEST_CASE("cleanup: a blank line is inserted where the headers end (lab example)", "[cleanup]") {
     const auto result = run("Message-ID: <x@y>\nThis is the body message !\n");
     CHECK(result.message
-          == received_one_rcpt() + "Message-ID: <x@y>\nDate: " + date()
+          == received_one_rcpt() + "Message-ID: <x@y>\nDate: " + arrival_date()
                  + "\n\nThis is the body message !\n");
     CHECK(result.message_id == "<x@y>");
 }
@@ -101,8 +78,8 @@ TEST_CASE("cleanup: an existing Message-ID is kept, any case, and returned trimm
         const auto result = run(raw);
         CHECK(result.message_id == "<abc@example.org>");
         CHECK(result.message
-              == received_one_rcpt() + raw.substr(0, raw.find("\n\n") + 1) + "Date: " + date()
-                     + "\n\nbody\n");
+              == received_one_rcpt() + raw.substr(0, raw.find("\n\n") + 1)
+                     + "Date: " + arrival_date() + "\n\nbody\n");
     }
 }
 
@@ -133,7 +110,7 @@ TEST_CASE("cleanup: Received has \"for\" only with exactly one recipient", "[cle
     CHECK(result.message
           == "Received: from client.example (client.example [192.0.2.7])\n"
              "\tby profbox.domain.local (labmta) with ESMTP id 0193A5C2F10A;\n\t"
-                 + date() + "\nSubject: s\n" + date_and_id() + "\nbody\n");
+                 + arrival_date() + "\nSubject: s\n" + date_and_id() + "\nbody\n");
     CHECK(result.message.find("for <") == std::string::npos);
 }
 

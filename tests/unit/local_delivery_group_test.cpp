@@ -1,12 +1,10 @@
 // deliver_local_group on a real temp spool: several queued messages in one run, one report
 // each in order; a message whose recipients are all done is removed, one with recipients left
 // gets "done" marks; big messages are copied byte for byte from the queue file.
-#include "common/ids.h"
 #include "spool/local_delivery.h"
 #include "spool/spool.h"
-#include "tests/support/fakes.h"
 #include "tests/support/files.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/spool_fixture.h"
 
 #include <catch2/catch.hpp>
 
@@ -21,39 +19,20 @@ using labmta::spool::DeliveryStatus;
 using labmta::spool::LocalDeliveryReport;
 using labmta::spool::QueueFile;
 using labmta::spool::Spool;
-using labmta::test::FakeClock;
-using labmta::test::FixedRandom;
+using labmta::test::kArrivalUs;
 using labmta::test::list_files;
+using labmta::test::make_queue_file;
 using labmta::test::read_text_file;
-using labmta::test::TempDir;
-
-constexpr std::int64_t kArrivalUs = 1795876331000000;
 const std::vector<std::string> kLocalDomains = {"domain.local"};
 
-struct Fixture {
-    TempDir temp;
-    std::string root = temp / "spool";
-    Spool spool{root};
-    FakeClock clock{kArrivalUs};
-    FixedRandom random{3};
-    labmta::common::QueueIdGenerator ids{clock, random};
+struct Fixture : labmta::test::SpoolFixture {
+    Fixture() : SpoolFixture(3) {}
 
     std::string queue(std::vector<std::string> recipients,
                       std::string message,
                       std::string sender = "joiakim@domain.local") {
-        QueueFile file;
-        file.arrival_us = kArrivalUs;
-        file.envelope.sender = std::move(sender);
-        file.envelope.recipients = std::move(recipients);
-        file.envelope.helo = "Joiakim";
-        file.envelope.protocol = "SMTP";
-        file.envelope.client_host = "unknown";
-        file.envelope.client_ip = "127.0.0.1";
-        file.delivered.assign(file.envelope.recipients.size(), false);
-        file.message = std::move(message);
-        const auto result = spool.commit(file, ids);
-        REQUIRE_FALSE(result.error);
-        return result.queue_id;
+        return commit(
+            make_queue_file(std::move(recipients), std::move(message), std::move(sender)));
     }
 
     std::vector<LocalDeliveryReport> deliver(const std::vector<std::string>& ids_to_deliver) {

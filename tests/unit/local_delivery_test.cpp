@@ -4,11 +4,9 @@
 #include "spool/local_delivery.h"
 
 #include "common/address.h"
-#include "common/ids.h"
 #include "spool/spool.h"
-#include "tests/support/fakes.h"
 #include "tests/support/files.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/spool_fixture.h"
 
 #include <catch2/catch.hpp>
 
@@ -29,11 +27,8 @@ using labmta::spool::deliver_local;
 using labmta::spool::DeliveryStatus;
 using labmta::spool::QueueFile;
 using labmta::spool::Spool;
-using labmta::test::FakeClock;
-using labmta::test::FixedRandom;
-using labmta::test::TempDir;
-
-constexpr std::int64_t kArrivalUs = 1795876331000000;
+using labmta::test::kArrivalUs;
+using labmta::test::make_queue_file;
 const std::vector<std::string> kLocalDomains = {"domain.local"};
 const std::string kMessage = "Received: x\nSUBJECT: Test msg\n\nHello,\n";
 
@@ -63,29 +58,12 @@ std::string read_text(const std::string& path) {
     return out.str();
 }
 
-struct Fixture {
-    TempDir temp;
-    std::string root = temp / "spool";
-    Spool spool{root};
-    FakeClock clock{kArrivalUs};
-    FixedRandom random{3};
-    labmta::common::QueueIdGenerator ids{clock, random};
+struct Fixture : labmta::test::SpoolFixture {
+    Fixture() : SpoolFixture(3) {}
 
     std::string queue(std::vector<std::string> recipients,
                       std::string sender = "joiakim@domain.local") {
-        QueueFile file;
-        file.arrival_us = kArrivalUs;
-        file.envelope.sender = std::move(sender);
-        file.envelope.recipients = std::move(recipients);
-        file.envelope.helo = "Joiakim";
-        file.envelope.protocol = "SMTP";
-        file.envelope.client_host = "unknown";
-        file.envelope.client_ip = "127.0.0.1";
-        file.delivered.assign(file.envelope.recipients.size(), false);
-        file.message = kMessage;
-        const auto result = spool.commit(file, ids);
-        REQUIRE_FALSE(result.error);
-        return result.queue_id;
+        return commit(make_queue_file(std::move(recipients), kMessage, std::move(sender)));
     }
 
     labmta::spool::LocalDeliveryReport deliver(const std::string& id) {

@@ -1,13 +1,11 @@
 // The spool's streaming pieces on a real temp directory: commit_batch with write_tail (the rest
 // of a big message written straight into the queue file), open_queued (envelope parsed, the
 // message left on disk) and the group form of remove.
-#include "common/ids.h"
 #include "spool/file_util.h"
 #include "spool/spill_file.h"
 #include "spool/spool.h"
-#include "tests/support/fakes.h"
 #include "tests/support/files.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/spool_fixture.h"
 
 #include <catch2/catch.hpp>
 
@@ -23,44 +21,18 @@ namespace {
 using labmta::spool::CommitRequest;
 using labmta::spool::QueueFile;
 using labmta::spool::Spool;
-using labmta::test::FakeClock;
-using labmta::test::FixedRandom;
+using labmta::test::kArrivalUs;
 using labmta::test::list_files;
 using labmta::test::read_text_file;
-using labmta::test::TempDir;
 using labmta::test::write_text_file;
-
-constexpr std::int64_t kNowUs = 1795876331000000;
+using Fixture = labmta::test::SpoolFixture;
 
 QueueFile sample_file(std::string message = "Subject: s\n\nbody\n") {
-    QueueFile file;
-    file.arrival_us = kNowUs;
-    file.envelope.sender = "joiakim@domain.local";
-    file.envelope.recipients = {"student@domain.local", "other@example.org"};
-    file.envelope.helo = "Joiakim";
+    QueueFile file = labmta::test::make_queue_file({"student@domain.local", "other@example.org"},
+                                                   std::move(message));
     file.envelope.protocol = "ESMTP";
-    file.envelope.client_host = "unknown";
-    file.envelope.client_ip = "127.0.0.1";
-    file.delivered = {false, false};
-    file.message = std::move(message);
     return file;
 }
-
-struct Fixture {
-    TempDir temp;
-    std::string root = temp / "spool";
-    Spool spool{root};
-    FakeClock clock{kNowUs};
-    FixedRandom random{7};
-    labmta::common::QueueIdGenerator ids{clock, random};
-
-    std::string commit(const QueueFile& file) {
-        const auto result = spool.commit(file, ids);
-        REQUIRE_FALSE(result.error);
-        return result.queue_id;
-    }
-    std::string queue_path(const std::string& id) const { return root + "/incoming/" + id; }
-};
 
 // Bytes [offset, offset + length) of fd, read with pread.
 std::string pread_range(int fd, std::uint64_t offset, std::uint64_t length) {
@@ -163,7 +135,7 @@ TEST_CASE("spool: open_queued parses the envelope and leaves the message on disk
     CHECK_FALSE(error);
     CHECK(opened->fd.is_open());
     CHECK(opened->file.queue_id == id);
-    CHECK(opened->file.arrival_us == kNowUs);
+    CHECK(opened->file.arrival_us == kArrivalUs);
     CHECK(opened->file.envelope.sender == file.envelope.sender);
     CHECK(opened->file.envelope.recipients == file.envelope.recipients);
     CHECK(opened->file.envelope.helo == "Joiakim");

@@ -4,8 +4,7 @@
 
 #include "common/ids.h"
 #include "common/startup_error.h"
-#include "tests/support/fakes.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/spool_fixture.h"
 
 #include <catch2/catch.hpp>
 
@@ -29,9 +28,9 @@ using labmta::spool::QueueFile;
 using labmta::spool::Spool;
 using labmta::test::FakeClock;
 using labmta::test::FixedRandom;
+using labmta::test::kArrivalUs;
 using labmta::test::TempDir;
-
-constexpr std::int64_t kNowUs = 1795876331000000;
+using Fixture = labmta::test::SpoolFixture;
 
 std::vector<std::string> names_in(const std::string& dir) {
     std::vector<std::string> names;
@@ -54,22 +53,13 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 QueueFile sample_file() {
-    QueueFile file;
-    file.arrival_us = kNowUs;
-    file.envelope.sender = "joiakim@domain.local";
-    file.envelope.recipients = {"student@domain.local", "other@domain.local"};
-    file.envelope.helo = "Joiakim";
-    file.envelope.protocol = "SMTP";
-    file.envelope.client_host = "unknown";
-    file.envelope.client_ip = "127.0.0.1";
-    file.delivered = {false, false};
-    file.message = "SUBJECT: Test msg\n\nHello,\n";
-    return file;
+    return labmta::test::make_queue_file({"student@domain.local", "other@domain.local"},
+                                         "SUBJECT: Test msg\n\nHello,\n");
 }
 
 // The IDs a generator built on the same fakes will hand out, in order.
 std::vector<std::string> predicted_ids(std::size_t count) {
-    FakeClock clock(kNowUs);
+    FakeClock clock(kArrivalUs);
     FixedRandom random(7);
     labmta::common::QueueIdGenerator ids(clock, random);
     std::vector<std::string> out;
@@ -78,15 +68,6 @@ std::vector<std::string> predicted_ids(std::size_t count) {
     }
     return out;
 }
-
-struct Fixture {
-    TempDir temp;
-    std::string root = temp / "spool";
-    Spool spool{root};
-    FakeClock clock{kNowUs};
-    FixedRandom random{7};
-    labmta::common::QueueIdGenerator ids{clock, random};
-};
 
 // Lowers RLIMIT_FSIZE for the scope so that writes past max_bytes fail with EFBIG.
 class FileSizeLimit {
