@@ -159,10 +159,22 @@ std::error_code fsync_dir(const std::string& path) {
 }
 
 std::error_code sync_files(const std::vector<int>& fds) {
+    if (fds.size() == 1) {
+        return ::fsync(fds.front()) != 0 ? last_errno_error() : std::error_code{};
+    }
+    std::vector<dev_t> synced;
     for (const int fd : fds) {
-        if (::fsync(fd) != 0) {
+        struct stat info {};
+        if (::fstat(fd, &info) != 0) {
             return last_errno_error();
         }
+        if (std::find(synced.begin(), synced.end(), info.st_dev) != synced.end()) {
+            continue;
+        }
+        if (::syncfs(fd) != 0) {
+            return last_errno_error();
+        }
+        synced.push_back(info.st_dev);
     }
     return {};
 }

@@ -56,10 +56,9 @@ std::error_code read_file(const std::string& path, std::string& out);
 // fsync(2) on a directory, so that a rename or unlink inside it survives a crash.
 std::error_code fsync_dir(const std::string& path);
 
-// Makes the data of every file in fds durable: one fsync each, one after the other, once all
-// of them are written (a group commit's second round). Not syncfs(2): measured here, its cost
-// follows everything else that is dirty or cached on the file system (a build tree next to the
-// spool made it 2-3 times slower than per-file fsyncs), where an fsync pays for our files only.
+// Makes the data of every file in fds durable: an fsync for a lone file; for a group, one
+// syncfs(2) per file system, which writes back all that is dirty there at the cost of one
+// journal commit, where an fsync per file costs one commit each. A group commit's rounds.
 std::error_code sync_files(const std::vector<int>& fds);
 
 // mkdir -p with this mode for each created component. Each directory it creates has its parent

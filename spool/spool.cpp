@@ -115,8 +115,8 @@ UniqueFd Spool::claim_tmp_file(common::QueueIdGenerator& ids,
 }
 
 // Three rounds over the group, so that its messages share the expensive steps: write every
-// tmp file; fsync them one after the other (spool::sync_files); rename each into incoming/
-// and fsync incoming/ once for all. A request that fails at any step is
+// tmp file; make them all durable (one syncfs for a group, an fsync for a lone file); rename
+// each into incoming/ and fsync incoming/ once for all. A request that fails at any step is
 // unlinked and gets its own error; a failed sync or directory fsync fails them all.
 void Spool::commit_batch(std::vector<CommitRequest>& requests, common::QueueIdGenerator& ids) {
     struct Staged {
