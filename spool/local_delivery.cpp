@@ -6,6 +6,7 @@
 #include "spool/local_delivery.h"
 
 #include "common/address.h"
+#include "common/text.h"
 #include "spool/maildir.h"
 
 #include <unistd.h>
@@ -16,17 +17,6 @@
 namespace labmta::spool {
 
 namespace {
-
-// Envelope fields came from SMTP command lines; keep any control byte out of our headers.
-std::string header_safe(std::string_view text) {
-    std::string out(text);
-    std::replace_if(
-        out.begin(),
-        out.end(),
-        [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == '\x7f'; },
-        '?');
-    return out;
-}
 
 RecipientResult make_result(std::string recipient,
                             DeliveryStatus status,
@@ -83,8 +73,9 @@ void stage_copies(Spool& spool,
             continue;
         }
         const std::string head =
-            "Return-Path: <" + header_safe(file.envelope.sender)
-            + ">\nDelivered-To: " + header_safe(common::to_lower_ascii(recipient)) + "\n";
+            "Return-Path: <" + common::replace_control_chars(file.envelope.sender)
+            + ">\nDelivered-To: " + common::replace_control_chars(common::to_lower_ascii(recipient))
+            + "\n";
         const std::string name = maildir_unique_name(file.arrival_us, file.queue_id, i, hostname);
         const std::size_t batch_index = batch.add(maildir,
                                                   name,

@@ -5,6 +5,7 @@
 
 #include "common/ids.h"
 #include "common/startup_error.h"
+#include "common/text.h"
 #include "spool/defer_file.h"
 #include "spool/file_util.h"
 #include "spool/spool.h"
@@ -36,18 +37,6 @@ struct QueueEntry {
     std::optional<spool::DeferInfo> defer;
 };
 
-// Control bytes in spool text could drive the terminal; show them as "?" as Postfix does.
-std::string printable(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20 || byte == 0x7f) {
-            c = '?';
-        }
-    }
-    return out;
-}
-
 std::string pad_right(std::string text, std::size_t width) {
     if (text.size() < width) {
         text.append(width - text.size(), ' ');
@@ -75,7 +64,7 @@ std::string local_time(std::int64_t unix_us, const char* format) {
 }
 
 std::string sender_text(const std::string& sender) {
-    return sender.empty() ? std::string("MAILER-DAEMON") : printable(sender);
+    return sender.empty() ? std::string("MAILER-DAEMON") : common::replace_control_chars(sender);
 }
 
 const spool::DeferredRecipient* find_deferred(const std::optional<spool::DeferInfo>& defer,
@@ -163,10 +152,10 @@ void print_mailq_entry(const QueueEntry& entry, std::ostream& out) {
             reason = reason_text(*deferred);
         }
         if (reason && reason != previous_reason) {
-            out << '(' << printable(*reason) << ")\n";
+            out << '(' << common::replace_control_chars(*reason) << ")\n";
         }
         previous_reason = reason;
-        out << std::string(kRecipientIndent, ' ') << printable(address) << '\n';
+        out << std::string(kRecipientIndent, ' ') << common::replace_control_chars(address) << '\n';
     }
     out << '\n';
 }
@@ -231,17 +220,17 @@ void print_envelope(const QueueEntry& entry, std::ostream& out) {
     out << "*** ENVELOPE RECORDS " << file.queue_id << " ***\n";
     out << "message_size: " << file.message.size() << '\n';
     out << "message_arrival_time: " << local_time(file.arrival_us, "%a %b %e %H:%M:%S %Y") << '\n';
-    out << "sender: " << printable(envelope.sender) << '\n';
-    out << "helo_name: " << printable(envelope.helo) << '\n';
-    out << "protocol: " << printable(envelope.protocol) << '\n';
-    out << "client: " << printable(envelope.client_host) << '[' << printable(envelope.client_ip)
-        << "]\n";
+    out << "sender: " << common::replace_control_chars(envelope.sender) << '\n';
+    out << "helo_name: " << common::replace_control_chars(envelope.helo) << '\n';
+    out << "protocol: " << common::replace_control_chars(envelope.protocol) << '\n';
+    out << "client: " << common::replace_control_chars(envelope.client_host) << '['
+        << common::replace_control_chars(envelope.client_ip) << "]\n";
     if (!envelope.auth_user.empty()) {
-        out << "sasl_username: " << printable(envelope.auth_user) << '\n';
+        out << "sasl_username: " << common::replace_control_chars(envelope.auth_user) << '\n';
     }
     for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
-        out << "recipient: " << printable(envelope.recipients[i]) << " ("
-            << printable(recipient_status(entry, i)) << ")\n";
+        out << "recipient: " << common::replace_control_chars(envelope.recipients[i]) << " ("
+            << common::replace_control_chars(recipient_status(entry, i)) << ")\n";
     }
     if (entry.defer) {
         out << "delivery_attempts: " << entry.defer->attempts << '\n';
@@ -376,7 +365,7 @@ int run_show(const std::string& spool_root,
              std::ostream& out,
              std::ostream& err) {
     if (!common::is_valid_queue_id(id)) {
-        err << "labmta: invalid queue ID: " << printable(id) << '\n';
+        err << "labmta: invalid queue ID: " << common::replace_control_chars(id) << '\n';
         return 1;
     }
     const auto queue = open_spool(spool_root, err);
@@ -408,7 +397,7 @@ int run_delete(const std::string& spool_root,
                std::ostream& out,
                std::ostream& err) {
     if (id_or_all != kAll && !common::is_valid_queue_id(id_or_all)) {
-        err << "labmta: invalid queue ID: " << printable(id_or_all) << '\n';
+        err << "labmta: invalid queue ID: " << common::replace_control_chars(id_or_all) << '\n';
         return 1;
     }
     auto queue = open_spool(spool_root, err);
@@ -443,7 +432,7 @@ int run_flush(const std::string& spool_root, std::ostream& out, std::ostream& er
     // reused must not make us kill an innocent process.
     if (const auto name = process_name(*pid); name && !name->starts_with("labmta")) {
         err << "labmta: fatal: the mail server is not running (" << path << " names process "
-            << *pid << ", which is " << printable(*name) << ")\n";
+            << *pid << ", which is " << common::replace_control_chars(*name) << ")\n";
         return 1;
     }
     if (::kill(*pid, SIGUSR1) != 0) {

@@ -1,6 +1,8 @@
 // Reply texts that carry a host name, an address or an ID; see replies.h.
 #include "server/protocol/replies.h"
 
+#include "common/text.h"
+
 #include <initializer_list>
 
 namespace labmta::protocol::replies {
@@ -10,19 +12,6 @@ std::string concat(std::initializer_list<std::string_view> parts) {
     std::string out;
     for (const std::string_view part : parts) {
         out.append(part);
-    }
-    return out;
-}
-
-// Client bytes echoed in a reply: a control character (a bare CR above all) inside a reply
-// line could be taken for a line end by the client, so each becomes "?" (RFC 5321 4.2).
-std::string printable(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20 || byte == 0x7f) {
-            c = '?';
-        }
     }
     return out;
 }
@@ -39,7 +28,7 @@ std::string helo_ok(std::string_view host) {
     return concat({"250 ", host});
 }
 std::string vrfy_cannot_verify(std::string_view argument) {
-    return concat({"252 2.0.0 ", printable(argument)});
+    return concat({"252 2.0.0 ", common::replace_control_chars(argument)});
 }
 std::string unsupported_option(std::string_view keyword) {
     return concat({"555 5.5.4 Unsupported option: ", keyword});
