@@ -212,13 +212,15 @@ int serve(const ServeOptions& options) {
         const std::vector<net::Endpoint> bound = server.listen(config.listen);
         // Only now may `labmta flush` find us: SIGUSR1 has its handler.
         pid_file.emplace(app::pid_file_path(config.spool));
+        if (run_as) {
+            app::check_spool_access(config.spool, *run_as);
+        }
         if (!options.ready_file.empty()) {
             write_ready_file(options.ready_file, bound);
         }
         // Before uv_run: no client is served while we are still root.
         if (run_as) {
             app::drop_privileges(*run_as);
-            app::check_spool_access(config.spool, run_as->name);
         }
     } catch (const StartupError&) {
         // Close every handle (listeners bound so far, resolver, timers) while the objects

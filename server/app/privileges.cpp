@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -79,15 +80,34 @@ void drop_privileges(const RunAsUser& user) {
     spdlog::info("running as user {} (uid={}, gid={})", user.name, user.uid, user.gid);
 }
 
-void check_spool_access(const std::string& spool_root, const std::string& user_name) {
+void check_spool_access(const std::string& spool_root, const RunAsUser& user) {
+    // As the user, but only for this check: the effective IDs are switched and switched back
+    // (the saved IDs stay root), so the answer is known before readiness is announced.
+    if (::setegid(user.gid) != 0 || ::seteuid(user.uid) != 0) {
+        const int error = errno;
+        (void)::seteuid(0);
+        (void)::setegid(0);
+        throw StartupError("cannot check the spool as user \"" + user.name
+                           + "\": " + std::strerror(error));
+    }
     const std::array<std::string, 4> dirs{
         spool_root, spool_root + "/tmp", spool_root + "/incoming", spool_root + "/mailboxes"};
+    std::string refused;
+    int error = 0;
     for (const std::string& dir : dirs) {
-        if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-            throw StartupError("spool directory " + dir + " is not writable by user \"" + user_name
-                               + "\": " + std::strerror(errno)
-                               + " (may it search every parent directory?)");
+        if (::faccessat(AT_FDCWD, dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+            refused = dir;
+            error = errno;
+            break;
         }
+    }
+    if (::seteuid(0) != 0 || ::setegid(0) != 0) {
+        throw StartupError("cannot return to root after checking the spool");
+    }
+    if (!refused.empty()) {
+        throw StartupError("spool directory " + refused + " is not writable by user \"" + user.name
+                           + "\": " + std::strerror(error)
+                           + " (may it search every parent directory?)");
     }
 }
 

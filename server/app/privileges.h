@@ -27,8 +27,10 @@ void give_spool_to(const std::string& spool_root, const RunAsUser& user);
 // initgroups, setgid, setuid; then checks that root cannot be regained. Throws StartupError.
 void drop_privileges(const RunAsUser& user);
 
-// After the drop: the spool folders must be writable by the new user (a parent directory that
-// only root may search, such as a 0700 home, would stop every delivery). Throws StartupError.
-void check_spool_access(const std::string& spool_root, const std::string& user_name);
+// Before the drop, as user (effective IDs only, for the check): the spool folders must be
+// writable by it (a parent directory that only root may search, such as a 0700 home, would stop
+// every delivery). Checked before the ready file is written, so a server that announced itself
+// ready does not exit afterwards. Throws StartupError.
+void check_spool_access(const std::string& spool_root, const RunAsUser& user);
 
 }  // namespace labmta::app
