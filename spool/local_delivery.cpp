@@ -9,8 +9,6 @@
 #include "common/text.h"
 #include "spool/maildir.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <optional>
 

@@ -92,20 +92,20 @@ void QueueManager::start() {
     // A restart retries everything at once, deferred mail included: whoever restarts a lab
     // server expects what is queued to go out, and a fixed peer may be why it was restarted.
     for (const std::string& id : spool_.list_queue()) {
-        schedule(id, true);
+        schedule(id, Attempt::Now);
     }
     const std::uint64_t interval_ms = std::uint64_t{settings_.scan_interval_s} * 1000;
     uv_timer_start(&scan_timer_, &QueueManager::on_scan_timer, interval_ms, interval_ms);
 }
 
 void QueueManager::notify(const std::string& queue_id) {
-    schedule(queue_id, false);
+    schedule(queue_id, Attempt::FirstTime);
 }
 
 void QueueManager::flush() {
     spdlog::info("flush: retrying all queued mail now");
     for (const std::string& id : spool_.list_queue()) {
-        schedule(id, true);
+        schedule(id, Attempt::Now);
     }
 }
 
@@ -117,11 +117,11 @@ void QueueManager::stop() {
     relay_.abort_all();
 }
 
-void QueueManager::schedule(const std::string& queue_id, bool forced) {
+void QueueManager::schedule(const std::string& queue_id, Attempt attempt) {
     if (stopping_ || !scheduled_.insert(queue_id).second) {
         return;
     }
-    pending_.emplace_back(queue_id, forced);
+    pending_.emplace_back(queue_id, attempt);
     run_next();
 }
 
@@ -144,7 +144,7 @@ void QueueManager::run_next() {
     while (!pending_.empty() && current_.size() < kMaxDeliveryGroup) {
         Job& job = current_.emplace_back();
         job.queue_id = pending_.front().first;
-        job.forced = pending_.front().second;
+        job.attempt = pending_.front().second;
         pending_.pop_front();
     }
     busy_ = true;
@@ -168,10 +168,13 @@ void QueueManager::on_work(uv_work_t* request) {
     std::vector<Job*> due;
     for (Job& job : self->current_) {
         // A deferred message waits for its retry time: not even read before then, so that a
-        // queue scan over many deferred messages costs one small file read each.
-        job.defer =
-            spool::read_defer_info(self->spool_.root(), job.queue_id).value_or(spool::DeferInfo{});
-        if (job.forced || job.defer.next_attempt_us <= self->clock_.now_us()) {
+        // queue scan over many deferred messages costs one small file read each. A message
+        // queued just now has no defer file: no read at all on the hot path.
+        if (job.attempt != Attempt::FirstTime) {
+            job.defer = spool::read_defer_info(self->spool_.root(), job.queue_id)
+                            .value_or(spool::DeferInfo{});
+        }
+        if (job.attempt != Attempt::WhenDue || job.defer.next_attempt_us <= self->clock_.now_us()) {
             due_ids.push_back(job.queue_id);
             due.push_back(&job);
         }
@@ -345,7 +348,7 @@ void QueueManager::send_bounce(const spool::QueueFile& file,
         return;
     }
     spdlog::info("{}: sender non-delivery notification: {}", file.queue_id, result.queue_id);
-    schedule(result.queue_id, false);
+    schedule(result.queue_id, Attempt::FirstTime);
 }
 
 void QueueManager::done_with(const std::string& queue_id) {
@@ -361,7 +364,7 @@ void QueueManager::on_gather_timer(uv_timer_t* timer) {
 void QueueManager::on_scan_timer(uv_timer_t* timer) {
     auto* self = static_cast<QueueManager*>(timer->data);
     for (const std::string& id : self->spool_.list_queue()) {
-        self->schedule(id, false);
+        self->schedule(id, Attempt::WhenDue);
     }
 }
 

@@ -57,10 +57,14 @@ public:
     void stop();
 
 private:
+    // Why a message is scheduled. WhenDue: a queue scan, which respects its retry time; Now:
+    // start or flush, which ignore it; FirstTime: just queued, so it has no defer file to read.
+    enum class Attempt { WhenDue, Now, FirstTime };
+
     // What the thread-pool job found for one message.
     struct Job {
         std::string queue_id;
-        bool forced = false;  // flush: ignore the retry time
+        Attempt attempt = Attempt::WhenDue;
         spool::LocalDeliveryReport local;
         std::optional<spool::QueueFile> remaining;  // loaded when remote recipients remain
         spool::DeferInfo defer;
@@ -72,7 +76,7 @@ private:
     static void on_scan_timer(uv_timer_t* timer);
     static void on_gather_timer(uv_timer_t* timer);
 
-    void schedule(const std::string& queue_id, bool forced);
+    void schedule(const std::string& queue_id, Attempt attempt);
     void run_next();
     void after_local(Job job);
     void start_relay(Job job);
@@ -99,7 +103,7 @@ private:
     bool gathered_ = false;  // the gather time is over: start the group as it is
     bool busy_ = false;
     bool stopping_ = false;
-    std::deque<std::pair<std::string, bool>> pending_;  // queue ID, forced
+    std::deque<std::pair<std::string, Attempt>> pending_;
     std::set<std::string> scheduled_;  // pending, running or relaying: one job per message
     std::vector<Job> current_;         // the group being delivered on the thread pool
     // A group is bounded so that one slow group does not hold up the messages behind it.
