@@ -261,14 +261,16 @@ void Connection::after_session_step() {
 }
 
 void Connection::write(std::string bytes) {
-    const int rc = write_bytes(
+    const WriteResult result = write_bytes(
         reinterpret_cast<uv_stream_t*>(&tcp_), std::move(bytes), this, &Connection::on_write);
-    if (rc != 0) {
-        spdlog::info("write error to {}: {}", client_label_, uv_error_text(rc));
+    if (result.error != 0) {
+        spdlog::info("write error to {}: {}", client_label_, uv_error_text(result.error));
         close();
         return;
     }
-    ++writes_in_flight_;
+    if (result.pending) {
+        ++writes_in_flight_;
+    }
 }
 
 void Connection::on_write(void* owner, int status) {

@@ -193,15 +193,19 @@ void OutboundConnection::after_session_step() {
 }
 
 void OutboundConnection::write(std::string bytes) {
-    const int rc = write_bytes(reinterpret_cast<uv_stream_t*>(&tcp_),
-                               std::move(bytes),
-                               this,
-                               &OutboundConnection::on_write);
-    if (rc != 0) {
+    const WriteResult result = write_bytes(reinterpret_cast<uv_stream_t*>(&tcp_),
+                                           std::move(bytes),
+                                           this,
+                                           &OutboundConnection::on_write);
+    if (result.error != 0) {
         fail("lost connection with " + peer() + " " + stage());
         return;
     }
-    ++writes_in_flight_;
+    if (result.pending) {
+        ++writes_in_flight_;
+    } else {
+        restart_reply_timer();  // the command left now: its reply is due reply_ms from here
+    }
 }
 
 void OutboundConnection::on_write(void* owner, int status) {

@@ -21,17 +21,30 @@ void on_written(uv_write_t* request, int status) {
 
 }  // namespace
 
-int write_bytes(uv_stream_t* stream, std::string bytes, void* owner, WriteDone done) {
+WriteResult write_bytes(uv_stream_t* stream, std::string bytes, void* owner, WriteDone done) {
+    // uv_try_write refuses (UV_EAGAIN) while earlier writes are queued, so order is kept.
+    uv_buf_t buffer = uv_buf_init(bytes.data(), bytes.size());
+    const int written = uv_try_write(stream, &buffer, 1);
+    if (written == static_cast<int>(bytes.size())) {
+        return {};
+    }
+    if (written < 0 && written != UV_EAGAIN) {
+        return {written, false};
+    }
+    if (written > 0) {
+        bytes.erase(0, static_cast<std::size_t>(written));
+    }
     auto request = std::make_unique<WriteRequest>();
     request->bytes = std::move(bytes);
     request->owner = owner;
     request->done = done;
-    const uv_buf_t buffer = uv_buf_init(request->bytes.data(), request->bytes.size());
+    buffer = uv_buf_init(request->bytes.data(), request->bytes.size());
     const int rc = uv_write(&request->request, stream, &buffer, 1, &on_written);
-    if (rc == 0) {
-        request.release();  // owned by libuv until on_written
+    if (rc != 0) {
+        return {rc, false};
     }
-    return rc;
+    request.release();  // owned by libuv until on_written
+    return {0, true};
 }
 
 }  // namespace labmta::net
