@@ -40,6 +40,8 @@ THROUGHPUT = {
 IDLE = dict(connections=10000, smoke=200, greeting_s=5.0, max_bytes_per_connection=4096)
 BIG = dict(size=50 * 1024 * 1024, smoke=2 * 1024 * 1024, max_growth_kb=2048)
 CALLGRIND = dict(baseline=20, messages=220)
+# Scenarios whose ceiling is computed from bench/commit_floor, with its message count.
+CEILING = {"A": 1000, "B": 2000}
 ALL = ["A", "B", "C", "D", "E", "F", "CG"]
 
 
@@ -199,6 +201,8 @@ class Bench:
         self.lost = False
         self.missed = False
         self.servers = []
+        # Built next to labmta (CMake target commit_floor).
+        self.floor = Path(options.labmta).parent / "commit_floor"
 
     def server(self, name, **kwargs):
         server = Labmta(self.options.labmta, self.workdir, name, **kwargs)
@@ -233,6 +237,7 @@ class Bench:
         run = dict(sessions=sessions, messages=messages, size=spec["size"], reuse=spec["reuse"],
                    recipient=f"{user}@{DOMAIN}", timeout_s=600)
         print(f"{key}: {spec['what']}, {messages} messages", flush=True)
+        floor_before = self.measure_floor(key, sessions)
         sink_s = self.postfix.source(self.postfix.sink_port, **run)
         start = time.monotonic()
         labmta_s = self.postfix.source(server.port, **run)
@@ -245,11 +250,65 @@ class Bench:
         if lost:
             self.notes.append(f"{key}: {delivered} of {messages} accepted messages delivered "
                               f"after {done_s:.1f} s; queue empty: {server.queue_empty()}")
+        if floor_before:
+            # The disk's speed drifts: of the two measurements around the run, the faster one.
+            floor_after = self.measure_floor(key, sessions)
+            floor = {g: min(t, floor_after[g]) for g, t in floor_before.items()}
+            self.ceiling(key, sessions, floor, sink_rate, labmta_rate)
         self.row(f"{key}: {spec['what']}", f"≥ {spec['target']:.2f} × sink",
                  f"{labmta_rate:,.0f} msgs/s ({labmta_s:.2f} s)",
                  f"{sink_rate:,.0f} msgs/s ({sink_s:.2f} s)", f"{ratio:.2f}",
                  f"{delivered}/{messages}", f"{done_s:.2f} s", ratio >= spec["target"],
                  lost=lost)
+
+    def commit_floor_s(self, key, group, count):
+        """Seconds per group of the commit protocol's system calls alone (bench/commit_floor),
+        on the bench spool's file system, measured now."""
+        folder = self.workdir / f"floor-{key.lower()}-{group}"
+        output = subprocess.run([str(self.floor), str(folder), str(count), str(group)],
+                                capture_output=True, text=True, timeout=300)
+        if output.returncode != 0:
+            raise BenchError(f"commit_floor failed: {output.stderr.strip()}")
+        fields = dict(item.split("=", 1) for item in output.stdout.split())
+        return float(fields["us_per_group"]) / 1e6
+
+    def measure_floor(self, key, sessions):
+        """{group size: seconds per group} from bench/commit_floor for a scenario with a
+        ceiling: lone commits for one session, else groups of half and all the sessions.
+        Empty when the scenario has none or the program was not built."""
+        if key not in CEILING:
+            return {}
+        if not self.floor.exists():
+            self.notes.append(f"{key}: ceiling not computed: {self.floor} was not built")
+            return {}
+        count = 50 if self.options.smoke else CEILING[key]
+        groups = [1] if sessions == 1 else [sessions // 2, sessions]
+        return {g: self.commit_floor_s(key, g, max(count, 2 * g)) for g in groups}
+
+    def ceiling(self, key, sessions, floor, sink_rate, labmta_rate):
+        """A bound for a throughput scenario on this disk around this run (bench/README.md,
+        "Ceilings"): each session needs smtp-sink's time per message for the dialog plus its
+        group's commit time, and one group is committed at a time."""
+        protocol_s = sessions / sink_rate  # per message, per session, with no disk at all
+        if sessions == 1:
+            per_group = floor
+            described = f"{floor[1] * 1e6:.0f} µs per lone commit"
+        else:
+            half, full = sessions // 2, sessions
+            per_file = (floor[full] - floor[half]) / (full - half)
+            fixed = max(floor[half] - per_file * half, 0.0)
+            per_group = {g: fixed + per_file * g for g in range(2, sessions + 1)}
+            described = (f"{floor[half] * 1e6:.0f} µs per group of {half}, "
+                         f"{floor[full] * 1e6:.0f} µs per group of {full}")
+        bound = max(min(g / t, sessions / (protocol_s + t)) for g, t in per_group.items())
+        share = labmta_rate / bound
+        caveat = ("; more than 100 %: the disk was slower while the floor was measured, so "
+                  "this run's ceiling is no bound") if share > 1 else ""
+        self.notes.append(
+            f"{key}: ceiling {bound:,.0f} msgs/s = {bound / sink_rate:.2f} × sink, from the "
+            f"disk's commit floor ({described}, the faster of before and after the run) and "
+            f"smtp-sink's {protocol_s * 1e6:.0f} µs per message per session; labmta reached "
+            f"{share:.0%} of it{caveat}")
 
     def idle(self):
         count = IDLE["smoke"] if self.options.smoke else IDLE["connections"]
