@@ -486,6 +486,25 @@ def write_results(path, mode, info, table, notes):
     path.write_text("\n".join(text))
 
 
+# ext4 without a journal skips inodes freed in the last 5 minutes when it creates a file
+# (recently_deleted in fs/ext4/ialloc.c), scanning past each one: right after a run deleted its
+# ~25,000 files, creating files near them costs several times more (bench/README.md).
+CLEANUP_SETTLE_S = 305
+
+
+def wait_after_last_cleanup(stamp):
+    """Waits until the previous run's deletions are CLEANUP_SETTLE_S old."""
+    try:
+        age = time.time() - stamp.stat().st_mtime
+    except FileNotFoundError:
+        return
+    if 0 <= age < CLEANUP_SETTLE_S:
+        wait_s = CLEANUP_SETTLE_S - age
+        print(f"bench: the previous run deleted its files {age:.0f} s ago; waiting {wait_s:.0f} s "
+              "so that file creation is not slowed by them (see bench/README.md)", flush=True)
+        time.sleep(wait_s)
+
+
 def parse_options():
     parser = argparse.ArgumentParser(description="labmta benchmark (see bench/README.md)")
     parser.add_argument("--tools", required=True, help="unpacked postfix package (run.sh)")
@@ -514,6 +533,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = REPO / "build-bench"
     base.mkdir(exist_ok=True)
+    if not options.smoke:
+        wait_after_last_cleanup(base / "last-cleanup")
     # Under build-bench/, not /tmp: the spool must be on a real disk (fsync), not a tmpfs.
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     workdir.chmod(0o755)
@@ -544,6 +565,7 @@ def main():
         print(f"work directory kept: {workdir}", file=sys.stderr)
         return 1
     shutil.rmtree(workdir, ignore_errors=True)
+    (base / "last-cleanup").touch()
     if bench.missed:
         print("bench: some targets missed (see the table)")
         return 2
