@@ -492,15 +492,21 @@ def write_results(path, mode, info, table, notes):
 CLEANUP_SETTLE_S = 305
 
 
+# Fewer deleted files than this (a smoke run, --only C) slow the next run too little to wait.
+CLEANUP_SETTLE_FILES = 5000
+
+
 def wait_after_last_cleanup(stamp):
-    """Waits until the previous run's deletions are CLEANUP_SETTLE_S old."""
+    """Waits until the previous run's deletions are CLEANUP_SETTLE_S old, if there were many."""
     try:
         age = time.time() - stamp.stat().st_mtime
-    except FileNotFoundError:
+        deleted = int(stamp.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
         return
-    if 0 <= age < CLEANUP_SETTLE_S:
+    if deleted >= CLEANUP_SETTLE_FILES and 0 <= age < CLEANUP_SETTLE_S:
         wait_s = CLEANUP_SETTLE_S - age
-        print(f"bench: the previous run deleted its files {age:.0f} s ago; waiting {wait_s:.0f} s "
+        print(f"bench: the previous run deleted {deleted:,} files {age:.0f} s ago; waiting "
+              f"{wait_s:.0f} s "
               "so that file creation is not slowed by them (see bench/README.md)", flush=True)
         time.sleep(wait_s)
 
@@ -564,8 +570,9 @@ def main():
             print(f"---- {server.log_path} (tail) ----\n{server.log_tail()}", file=sys.stderr)
         print(f"work directory kept: {workdir}", file=sys.stderr)
         return 1
+    deleted = sum(len(files) for _, _, files in os.walk(workdir))
     shutil.rmtree(workdir, ignore_errors=True)
-    (base / "last-cleanup").touch()
+    (base / "last-cleanup").write_text(f"{deleted}\n")
     if bench.missed:
         print("bench: some targets missed (see the table)")
         return 2
