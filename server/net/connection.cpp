@@ -73,7 +73,7 @@ void Connection::start() {
     session_.emplace(settings_->policy,
                      std::move(client),
                      static_cast<protocol::MessageSink&>(*this),
-                     *settings_->authenticator);
+                     static_cast<protocol::Authenticator&>(*this));
     session_deadline_ms_ =
         uv_now(server_.loop()) + std::uint64_t{settings_->limits.session_timeout_s} * 1000;
     uv_read_start(
@@ -117,8 +117,9 @@ void Connection::shutdown() {
     if (!session_ || closing_) {
         return;
     }
-    if (session_->is_in_data() || session_->is_queueing()) {
-        shutdown_pending_ = true;  // answered once the message has been received and queued
+    if (session_->is_in_data() || session_->is_waiting()) {
+        // Answered once the message has been received and queued, or the AUTH checked.
+        shutdown_pending_ = true;
         return;
     }
     session_->on_shutdown();
@@ -170,7 +171,7 @@ void Connection::process_lines() {
     // While a message is being queued, the lines after it wait in the framer: their replies
     // must follow its 250, and a QUIT must not close before it.
     // Stop after a failed AUTH too: its reply is delayed, and so is everything after it.
-    while (!session_->close_after_flush() && !session_->is_queueing()
+    while (!session_->close_after_flush() && !session_->is_waiting()
            && session_->output().size() < kMaxPendingWriteBytes
            && session_->auth_failures() == auth_failures_seen_) {
         const std::optional<common::Line> line = framer_.next();
@@ -179,7 +180,7 @@ void Connection::process_lines() {
         }
         session_->on_line(*line);
     }
-    if (shutdown_pending_ && !session_->is_in_data() && !session_->is_queueing()) {
+    if (shutdown_pending_ && !session_->is_in_data() && !session_->is_waiting()) {
         shutdown_pending_ = false;
         session_->on_shutdown();
     }
@@ -213,19 +214,79 @@ void Connection::queue(common::Envelope envelope, std::string rest, protocol::Qu
         done({});  // part of the message is missing: 451, and the client sends it again
         return;
     }
-    queueing_ = true;
+    awaiting_answer_ = true;
     server_.committer().queue(
         net::QueueRequest{std::move(envelope), std::exchange(spill_, {}), std::move(rest), {}},
         [this, done = std::move(done)](protocol::QueueResult result) {
-            queueing_ = false;
+            awaiting_answer_ = false;
             done(std::move(result));
-            if (open_handles_ == 0) {
-                log_events();  // the client left meanwhile; the message is queued all the same
-                server_.release(this);
-                return;
-            }
-            process_lines();  // writes the reply and goes on with the lines that waited
+            after_answer();
         });
+}
+
+void Connection::after_answer() {
+    if (open_handles_ == 0) {
+        log_events();  // the client left meanwhile; a message is queued all the same
+        server_.release(this);
+        return;
+    }
+    process_lines();  // writes the reply and goes on with the lines that waited
+}
+
+bool Connection::authenticate(std::string_view user, std::string_view password) {
+    return settings_->authenticator->authenticate(user, password);
+}
+
+namespace {
+
+// One credentials check on the thread pool. It holds the settings, so that a reload meanwhile
+// cannot free the accounts it reads.
+struct AuthCheck {
+    uv_work_t work{};
+    std::shared_ptr<const SessionSettings> settings;
+    std::string user;
+    std::string password;
+    protocol::AuthDone done;
+    Connection* connection = nullptr;
+    bool ok = false;
+};
+
+}  // namespace
+
+void Connection::authenticate_later(std::string user,
+                                    std::string password,
+                                    protocol::AuthDone done) {
+    auto check = std::make_unique<AuthCheck>();
+    check->work.data = check.get();
+    check->settings = settings_;
+    check->user = std::move(user);
+    check->password = std::move(password);
+    check->done = std::move(done);
+    check->connection = this;
+    const int rc = uv_queue_work(
+        server_.loop(), &check->work, &Connection::on_auth_work, &Connection::on_auth_done);
+    if (rc != 0) {
+        // Only when the loop is broken; refused like a wrong password.
+        spdlog::error("cannot start an AUTH check: {}", uv_error_text(rc));
+        check->done(false);
+        return;
+    }
+    awaiting_answer_ = true;
+    static_cast<void>(check.release());  // owned by libuv until on_auth_done
+}
+
+void Connection::on_auth_work(uv_work_t* work) {
+    auto* check = static_cast<AuthCheck*>(work->data);
+    check->ok = check->settings->authenticator->authenticate(check->user, check->password);
+    std::fill(check->password.begin(), check->password.end(), '\0');
+}
+
+void Connection::on_auth_done(uv_work_t* work, int /*status*/) {
+    const std::unique_ptr<AuthCheck> check(static_cast<AuthCheck*>(work->data));
+    Connection* self = check->connection;
+    self->awaiting_answer_ = false;
+    check->done(check->ok);
+    self->after_answer();
 }
 
 bool Connection::has_room_for(std::size_t message_bytes) {
@@ -307,8 +368,8 @@ void Connection::on_timer(uv_timer_t* timer) {
         self->close();
         return;
     }
-    if (self->session_->is_queueing()) {
-        self->restart_idle_timer();  // the disk is slow, not the client
+    if (self->session_->is_waiting()) {
+        self->restart_idle_timer();  // the disk or the password hash is slow, not the client
         return;
     }
     if (uv_now(self->server_.loop()) >= self->session_deadline_ms_) {
@@ -331,7 +392,7 @@ void Connection::on_timer(uv_timer_t* timer) {
 void Connection::restart_idle_timer() {
     std::uint64_t timeout_ms = std::uint64_t{settings_->limits.timeout_s} * 1000;
     const std::uint64_t now_ms = uv_now(server_.loop());
-    if (!closing_ && !(session_ && session_->is_queueing())) {
+    if (!closing_ && !(session_ && session_->is_waiting())) {
         timeout_ms =
             std::min(timeout_ms, session_deadline_ms_ > now_ms ? session_deadline_ms_ - now_ms : 0);
     }
@@ -406,7 +467,7 @@ void Connection::close() {
 
 void Connection::on_close(uv_handle_t* handle) {
     auto* self = static_cast<Connection*>(handle->data);
-    if (--self->open_handles_ == 0 && !self->queueing_) {
+    if (--self->open_handles_ == 0 && !self->awaiting_answer_) {
         self->server_.release(self);
     }
 }

@@ -25,8 +25,10 @@ struct SessionSettings;
 // The connection is its session's MessageSink: it streams a big message into a spill file as
 // it arrives, passes each message on to the server's group commit and, while the answer is
 // pending, holds the client's further lines and stays alive even if the client goes away
-// (the message may still be queued and is then logged).
-class Connection final : private protocol::MessageSink {
+// (the message may still be queued and is then logged). It is its session's Authenticator
+// too, and checks credentials on libuv's thread pool in the same way: a password hash costs
+// milliseconds that every other session would otherwise wait for.
+class Connection final : private protocol::MessageSink, private protocol::Authenticator {
 public:
     explicit Connection(SmtpServer& server);
     Connection(const Connection&) = delete;
@@ -58,6 +60,17 @@ private:
     void queue(common::Envelope envelope, std::string rest, protocol::QueueDone done) override;
     // MAIL FROM's free-space question goes to the server as is.
     bool has_room_for(std::size_t message_bytes) override;
+    // The accounts of this session's settings, asked at once (the session does not).
+    bool authenticate(std::string_view user, std::string_view password) override;
+    // The same question on the thread pool; done runs on the loop.
+    void authenticate_later(std::string user,
+                            std::string password,
+                            protocol::AuthDone done) override;
+    static void on_auth_work(uv_work_t* work);
+    static void on_auth_done(uv_work_t* work, int status);
+    // After the sink's or the authenticator's answer: goes on, or frees this connection if its
+    // client left meanwhile.
+    void after_answer();
     void process_lines();
     void after_session_step();
     void write(std::string bytes);
@@ -84,7 +97,9 @@ private:
     bool closing_ = false;
     bool shutdown_pending_ = false;
     bool reading_paused_ = false;  // back-pressure: too many replies not yet written
-    bool queueing_ = false;        // a message is with the server's sink: keep this alive
+    // A message is with the server's sink, or credentials with the thread pool: keep this
+    // alive until the answer comes.
+    bool awaiting_answer_ = false;
     spool::SpillFile spill_;       // the message in progress, beyond the session's buffer
     std::error_code spill_error_;  // appending failed: the message gets 451 at its end
 

@@ -55,6 +55,7 @@ void Session::start() {
 void Session::on_line(const common::Line& line) {
     switch (state_) {
         case State::Greeting:
+        case State::Authenticating:
         case State::Queueing:
         case State::Closing:
             return;

@@ -47,9 +47,12 @@ public:
     // Events for the log, in order. take_events() empties the list.
     std::vector<SessionEvent> take_events() { return std::exchange(events_, {}); }
 
-    // The message is with the sink and its reply not known yet: the caller holds further lines
-    // (pipelined commands) until this is false again. on_line() must not be called meanwhile.
+    // The message is with the sink and its reply not known yet.
     bool is_queueing() const { return state_ == State::Queueing; }
+    // The session waits for an answer (the sink's, or the authenticator's): the caller holds
+    // further lines (pipelined commands) until this is false again, and does not count the
+    // wait as the client's idleness. on_line() must not be called meanwhile.
+    bool is_waiting() const { return state_ == State::Queueing || state_ == State::Authenticating; }
 
     // After the output is written, the connection must be closed (221 or 421 sent).
     bool close_after_flush() const { return state_ == State::Closing; }
@@ -64,6 +67,7 @@ public:
 private:
     // AuthUsername/AuthPassword: AUTH LOGIN's two prompts; AuthPlain: AUTH PLAIN without an
     // initial response, waiting for it. Each is a state, never a nested read.
+    // Authenticating: the credentials are with the authenticator, until it has answered.
     // Queueing: after end of data, until the sink has answered.
     enum class State {
         Greeting,
@@ -71,6 +75,7 @@ private:
         AuthUsername,
         AuthPassword,
         AuthPlain,
+        Authenticating,
         Data,
         Queueing,
         Closing
@@ -106,7 +111,8 @@ private:
     void handle_auth_line(const common::Line& line);
     void start_auth_login(std::string_view initial_response);
     void start_auth_plain(std::string_view initial_response);
-    void finish_auth(std::string_view method, std::string_view user, std::string_view password);
+    void finish_auth(std::string_view user, std::string_view password);
+    void on_authenticated(const std::string& user, bool ok);
     void fail_auth(std::string_view line);
     void reject_credentials();
     void close_for_auth_failures();

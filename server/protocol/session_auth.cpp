@@ -109,7 +109,7 @@ void Session::start_auth_plain(std::string_view initial_response) {
         reject_credentials();
         return;
     }
-    finish_auth("PLAIN", credentials->user, credentials->password);
+    finish_auth(credentials->user, credentials->password);
 }
 
 void Session::handle_auth_line(const common::Line& line) {
@@ -140,7 +140,7 @@ void Session::handle_auth_line(const common::Line& line) {
             reply(replies::kAuthPasswordPrompt);
             return;
         case State::AuthPassword:
-            finish_auth("LOGIN", auth_login_user_, *decoded);
+            finish_auth(auth_login_user_, *decoded);
             return;
         case State::AuthPlain: {
             const std::optional<PlainCredentials> credentials = parse_plain(*decoded);
@@ -148,7 +148,7 @@ void Session::handle_auth_line(const common::Line& line) {
                 reject_credentials();
                 return;
             }
-            finish_auth("PLAIN", credentials->user, credentials->password);
+            finish_auth(credentials->user, credentials->password);
             return;
         }
         default:
@@ -156,21 +156,35 @@ void Session::handle_auth_line(const common::Line& line) {
     }
 }
 
-void Session::finish_auth(std::string_view method,
-                          std::string_view user,
-                          std::string_view password) {
-    // user may point into auth_login_user_: use it before clearing that.
-    const bool ok = !user.empty() && authenticator_.authenticate(user, password);
+// Hands the credentials to the authenticator and waits (State::Authenticating) for its answer,
+// which may come at once.
+void Session::finish_auth(std::string_view user, std::string_view password) {
+    if (user.empty()) {
+        reject_credentials();
+        return;
+    }
+    // user may point into auth_login_user_: copied before that is cleared.
+    std::string name(user);
+    auth_login_user_.clear();
+    state_ = State::Authenticating;
+    authenticator_.authenticate_later(
+        name, std::string(password), [this, name](bool ok) { on_authenticated(name, ok); });
+}
+
+void Session::on_authenticated(const std::string& user, bool ok) {
+    if (state_ != State::Authenticating) {
+        return;  // closed meanwhile (timeout, shutdown): nobody to answer
+    }
+    state_ = State::Ready;
     if (!ok) {
         reject_credentials();
         return;
     }
     auth_user_ = user;
-    auth_login_user_.clear();
     count("auth", true);
     SessionEvent event;
     event.kind = SessionEvent::Kind::Authenticated;
-    event.sasl_method = method;
+    event.sasl_method = auth_method_;
     event.sasl_username = auth_user_;
     events_.push_back(std::move(event));
     reply(replies::kAuthOk);

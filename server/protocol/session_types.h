@@ -62,12 +62,22 @@ public:
     virtual bool has_room_for(std::size_t /*message_bytes*/) { return true; }
 };
 
+// Called once with the result of a credentials check.
+using AuthDone = std::function<void(bool ok)>;
+
 // Checks AUTH credentials: the config's accounts, in the server; a fake in tests.
 class Authenticator {
 public:
     virtual ~Authenticator() = default;
-    // True when user/password match an account. Must not log or keep the password.
+    // True when user/password match an account. Must not log or keep the password. May be
+    // called from any thread, several at once: it must change nothing.
     virtual bool authenticate(std::string_view user, std::string_view password) = 0;
+    // What the session calls: done gets authenticate()'s answer, here at once. The server's
+    // connection answers later instead, from libuv's thread pool: checking a yescrypt hash
+    // takes about 16 ms, which the event loop must not spend.
+    virtual void authenticate_later(std::string user, std::string password, AuthDone done) {
+        done(authenticate(user, password));
+    }
 };
 
 struct SessionEvent {

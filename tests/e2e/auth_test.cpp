@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace labmta::test {
 namespace {
@@ -220,6 +222,36 @@ TEST_CASE("e2e auth: the lab session's AUTH LOGIN after HELO is accepted", "[e2e
     stop_and_check_no_password_logged(server);
     CHECK(server.process().log().find("sasl_method=LOGIN, sasl_username=student")
           != std::string::npos);
+}
+
+TEST_CASE("e2e auth: a slow password check does not hold up the other sessions", "[e2e][auth]") {
+    // sha512-crypt with a million rounds takes about 0.6 s to check on the CI machine. Before
+    // the check moved to the thread pool, the event loop stood still for all of it.
+    constexpr std::string_view kSlowHash =
+        "$6$rounds=1000000$labmtaslowsalt$xhIVvKn4Ag0oNivQahkkZlC9dVWi/6UtMqXUE6HGeNZI3hD3ZD54oJ"
+        "eMhw8USBQUnOQehum2JIzLgH2QsudK5.";
+    std::string yaml = make_config_yaml();
+    const std::string users = "users:\n";
+    yaml.replace(yaml.find(users),
+                 users.size(),
+                 users + "  - name: slow\n    password_hash: \"" + std::string(kSlowHash) + "\"\n");
+    TestServer server(TestServerOptions{.config_yaml = yaml, .spool_dir = ""});
+    SmtpClient other = ehlo_client(server);
+    SmtpClient slow = ehlo_client(server);
+
+    slow.send_line("AUTH PLAIN AHNsb3cAc2xvdy1zZWNyZXQ=");  // "\0slow\0slow-secret"
+    // Long enough for the server to be checking, much shorter than the check.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(other.ask("NOOP") == "250 2.0.0 Ok");
+    // The NOOP was answered while the check went on: the AUTH's answer is not there yet.
+    CHECK_FALSE(slow.has_input());
+    CHECK(SmtpClient::join(slow.read_reply()) == kAuthOk);
+    CHECK_FALSE(wait_for_log_line(server.process(),
+                                  R"(: [^ ]+\[127\.0\.0\.1\]: sasl_method=PLAIN, )"
+                                  R"(sasl_username=slow$)")
+                    .empty());
+    check_fresh_message_delivered(server);
+    stop_and_check_no_password_logged(server, {"slow-secret", "AHNsb3cAc2xvdy1zZWNyZXQ="});
 }
 
 }  // namespace labmta::test

@@ -68,6 +68,14 @@ void SmtpClient::send_line(std::string_view line) {
     send(bytes);
 }
 
+bool SmtpClient::has_input() {
+    if (!buffer_.empty()) {
+        return true;
+    }
+    pollfd request{fd_, POLLIN, 0};
+    return ::poll(&request, 1, 0) > 0;
+}
+
 bool SmtpClient::receive_more(std::chrono::steady_clock::time_point deadline) {
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -42,6 +42,8 @@ public:
     std::vector<std::string> read_reply();
     // send_line(line), then read_reply() joined with "\n": for CHECK(client.ask(..) == "...").
     std::string ask(std::string_view line);
+    // True when something from the server is waiting to be read, without waiting for it.
+    bool has_input();
     // The greeting, read_reply() joined with "\n".
     std::string read_greeting() { return join(read_reply()); }
 

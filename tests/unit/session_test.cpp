@@ -68,12 +68,30 @@ struct FakeSink final : MessageSink {
     }
 };
 
+// Answers at once, or (defer) keeps the answer until answer() is called, as the server does
+// when it checks on the thread pool.
 struct FakeAuthenticator final : labmta::protocol::Authenticator {
     std::vector<std::string> seen_users;
+    bool defer = false;
+    bool pending_ok = false;
+    labmta::protocol::AuthDone pending;
+
     bool authenticate(std::string_view user, std::string_view password) override {
         seen_users.emplace_back(user);
         return user == "student" && password == "hessovs!";
     }
+    void authenticate_later(std::string user,
+                            std::string password,
+                            labmta::protocol::AuthDone done) override {
+        const bool ok = authenticate(user, password);
+        if (!defer) {
+            done(ok);
+            return;
+        }
+        pending_ok = ok;
+        pending = std::move(done);
+    }
+    void answer() { std::exchange(pending, {})(pending_ok); }
 };
 
 SessionPolicy lab_policy() {
@@ -655,6 +673,60 @@ TEST_CASE("session: AUTH LOGIN with the two prompts", "[session][auth]") {
     CHECK(events[0].kind == SessionEvent::Kind::Authenticated);
     CHECK(events[0].sasl_method == "LOGIN");
     CHECK(events[0].sasl_username == "student");
+}
+
+TEST_CASE("session: AUTH waits for the authenticator's answer, and nothing is read meanwhile",
+          "[session][auth]") {
+    Harness h;
+    h.authenticator.defer = true;
+    h.send("EHLO x");
+    CHECK(h.send("AUTH PLAIN AHN0dWRlbnQAaGVzc292cyE=").empty());
+    CHECK(h.session.is_waiting());
+    CHECK_FALSE(h.session.is_queueing());
+    CHECK(h.send("NOOP").empty());  // the connection holds lines meanwhile; ignored if sent
+    CHECK(h.session.take_events().empty());
+    h.authenticator.answer();
+    CHECK_FALSE(h.session.is_waiting());
+    CHECK(h.session.take_output() == "235 2.7.0 Authentication successful\r\n");
+    const std::vector<SessionEvent> events = h.session.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == SessionEvent::Kind::Authenticated);
+    CHECK(events[0].sasl_method == "PLAIN");
+    CHECK(events[0].sasl_username == "student");
+    h.send("MAIL FROM:<student@domain.local>");
+    CHECK(h.send("RCPT TO:<jowadev@gmail.com>") == "250 2.1.5 Ok\r\n");
+}
+
+TEST_CASE("session: a late AUTH refusal is 535 and counts as a failure", "[session][auth]") {
+    Harness h;
+    h.authenticator.defer = true;
+    h.send("EHLO x");
+    h.send("AUTH LOGIN");
+    h.send("c3R1ZGVudA==");
+    CHECK(h.send("d3Jvbmc=").empty());
+    CHECK(h.session.auth_failures() == 0);
+    h.authenticator.answer();
+    CHECK(h.session.take_output()
+          == "535 5.7.8 Error: authentication failed: authentication failure\r\n");
+    CHECK(h.session.auth_failures() == 1);
+    h.send("MAIL FROM:<a@domain.local>");
+    CHECK(h.send("RCPT TO:<jowadev@gmail.com>")
+          == "554 5.7.1 <jowadev@gmail.com>: Relay access denied\r\n");
+}
+
+TEST_CASE("session: an AUTH answer after a timeout is ignored", "[session][auth]") {
+    Harness h;
+    h.authenticator.defer = true;
+    h.send("EHLO x");
+    h.send("AUTH PLAIN AHN0dWRlbnQAaGVzc292cyE=");
+    h.session.on_timeout();
+    CHECK(h.session.close_after_flush());
+    h.session.take_output();
+    h.session.take_events();
+    h.authenticator.answer();
+    CHECK(h.session.take_output().empty());
+    CHECK(h.session.take_events().empty());
+    CHECK(h.session.close_after_flush());
 }
 
 TEST_CASE("session: AUTH LOGIN with an initial response", "[session][auth]") {
