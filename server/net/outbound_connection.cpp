@@ -104,7 +104,12 @@ void OutboundConnection::connect_next() {
         uv_timer_start(&timer_, &OutboundConnection::on_timer, timeouts_.connect_ms, 0);
         return;
     }
-    fail(last_connect_error_.empty() ? "no address to connect to" : last_connect_error_);
+    if (!session_.is_done()) {
+        session_.on_connect_failure(last_connect_error_.empty() ? "no address to connect to"
+                                                                : last_connect_error_);
+        session_.take_output();
+    }
+    close();
 }
 
 // This attempt failed: close its socket; on_tcp_closed then tries the next target.

@@ -103,10 +103,18 @@ void SmtpClientSession::on_reply_line(std::string_view line) {
 }
 
 void SmtpClientSession::on_failure(std::string_view reason) {
+    fail_with("4.4.2", reason);
+}
+
+void SmtpClientSession::on_connect_failure(std::string_view reason) {
+    fail_with("4.4.1", reason);
+}
+
+void SmtpClientSession::fail_with(std::string_view dsn, std::string_view reason) {
     if (state_ == State::Done) {
         return;
     }
-    settle(Scope::Unsettled, OutcomeStatus::Deferred, "4.4.2", reason);
+    settle(Scope::Unsettled, OutcomeStatus::Deferred, dsn, reason);
     // The connection is gone or about to be closed: nothing more is written.
     output_.clear();
     state_ = State::Done;

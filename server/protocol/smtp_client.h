@@ -38,6 +38,9 @@ public:
     // The connection failed or closed, or a timeout expired, before the end: every recipient
     // without an outcome yet is deferred with this reason ("lost connection with ...").
     void on_failure(std::string_view reason);
+    // No connection could be made to any address ("connect to ...: Connection refused"): every
+    // recipient is deferred with 4.4.1, Postfix's code for it (4.4.2 is for a lost one).
+    void on_connect_failure(std::string_view reason);
 
     // Bytes to write to the server; take_output() empties the buffer.
     std::string take_output();
@@ -77,6 +80,7 @@ private:
     void quit();
     bool has_accepted() const;
     void settle(Scope scope, OutcomeStatus status, std::string_view dsn, std::string_view reply);
+    void fail_with(std::string_view dsn, std::string_view reason);
     void settle_with(Scope scope, const ServerReply& reply);
     void settle_one(std::size_t index, const ServerReply& reply);
 

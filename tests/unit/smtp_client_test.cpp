@@ -500,13 +500,30 @@ TEST_CASE("smtp_client: on_failure mid-DATA defers the recipients without an out
                       "sent more than once)"});
 }
 
-TEST_CASE("smtp_client: on_failure before the greeting defers everyone", "[smtp_client]") {
+TEST_CASE("smtp_client: a connection lost before the greeting defers everyone with 4.4.2",
+          "[smtp_client]") {
     Dialog d;
-    d.client.on_failure("connect to mx.example.test[192.0.2.1]:25: Connection refused");
+    d.client.on_failure(
+        "lost connection with mx.example.test[192.0.2.1] while receiving the "
+        "initial server greeting");
     CHECK(d.client.is_done());
     CHECK(d.client.take_output().empty());
     CHECK(outcomes_of(d.client)[1]
-          == "david.backoffice@gmail.com deferred 4.4.2 (connect to "
+          == "david.backoffice@gmail.com deferred 4.4.2 (lost connection with "
+             "mx.example.test[192.0.2.1] while receiving the initial server greeting)");
+}
+
+TEST_CASE("smtp_client: no connection at all defers everyone with 4.4.1, as Postfix",
+          "[smtp_client]") {
+    Dialog d;
+    d.client.on_connect_failure("connect to mx.example.test[192.0.2.1]:25: Connection refused");
+    CHECK(d.client.is_done());
+    CHECK(d.client.take_output().empty());
+    CHECK(outcomes_of(d.client)[0]
+          == "jowadev@gmail.com deferred 4.4.1 (connect to "
+             "mx.example.test[192.0.2.1]:25: Connection refused)");
+    CHECK(outcomes_of(d.client)[1]
+          == "david.backoffice@gmail.com deferred 4.4.1 (connect to "
              "mx.example.test[192.0.2.1]:25: Connection refused)");
 }
 
