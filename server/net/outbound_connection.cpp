@@ -189,12 +189,29 @@ void OutboundConnection::after_session_step() {
         write(std::move(output));
     }
     if (session_.is_done() && !closing_) {
+        if (session_.greeting_refused() && next_target_ < targets_.size()) {
+            skip_to_next_target();
+            return;
+        }
         closing_ = true;
         uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
         if (writes_in_flight_ == 0) {
             close();
         }
     }
+}
+
+// The server greeted with 4xx/5xx: as Postfix, the job goes to the next address, the dialog
+// started over. Closing the socket may cancel the QUIT if it is still queued; no matter.
+void OutboundConnection::skip_to_next_target() {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    uv_timer_stop(&timer_);
+    session_.start_over();
+    framer_ = common::LineFramer(kMaxReplyLine);
+    skipping_long_line_ = false;
+    last_command_.clear();
+    phase_ = Phase::Connecting;  // on_tcp_closed connects to the next target
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &OutboundConnection::on_tcp_closed);
 }
 
 void OutboundConnection::write(std::string bytes) {

@@ -69,6 +69,7 @@ private:
 
     void connect_next();
     void connect_failed(std::string_view error);
+    void skip_to_next_target();
     void connected();
     void process_lines();
     void after_session_step();

@@ -75,15 +75,25 @@ SmtpClientSession::SmtpClientSession(ClientJob job)
     : job_(std::move(job)),
       wire_message_(encode_message(job_.message)),
       message_bytes_(wire_message_.size() - kEndOfData.size()),
-      has_8bit_(has_8bit_bytes(job_.message)),
-      accepted_(job_.recipients.size(), false),
-      settled_(job_.recipients.size(), false) {
+      has_8bit_(has_8bit_bytes(job_.message)) {
     // Only the wire form is needed from here on; do not hold the message twice.
     job_.message = std::string();
-    outcomes_.reserve(job_.recipients.size());
+    start_over();
+}
+
+void SmtpClientSession::start_over() {
+    parser_ = ReplyParser();
+    state_ = State::Greeting;
+    extensions_ = EhloExtensions{};
+    rcpt_index_ = 0;
+    accepted_.assign(job_.recipients.size(), false);
+    settled_.assign(job_.recipients.size(), false);
+    outcomes_.clear();
     for (const std::string& recipient : job_.recipients) {
         outcomes_.push_back(RecipientOutcome{recipient, OutcomeStatus::Deferred, "", ""});
     }
+    output_.clear();
+    greeting_refused_ = false;
 }
 
 void SmtpClientSession::on_reply_line(std::string_view line) {
@@ -166,8 +176,12 @@ void SmtpClientSession::on_reply(const ServerReply& reply) {
 
 void SmtpClientSession::handle_greeting(const ServerReply& reply) {
     if (reply.code_class() != 2) {
-        // Postfix would try the next MX on a 5xx greeting; we have one server per job.
-        settle_with(Scope::Unsettled, reply);
+        // A 5xx greeting counts as a 4xx one (Postfix's smtp_skip_5xx_greeting): "554 5.7.1"
+        // defers with 4.7.1, and the next address is tried when there is one.
+        std::string dsn = reply.dsn();
+        dsn.front() = '4';
+        greeting_refused_ = true;
+        settle(Scope::Unsettled, OutcomeStatus::Deferred, dsn, reply.text());
         quit();
         return;
     }

@@ -46,6 +46,13 @@ public:
     std::string take_output();
     // True when the dialog is over (after QUIT was sent, or after a failure): close then.
     bool is_done() const;
+    // The server greeted with 4xx or 5xx. As Postfix (smtp_skip_5xx_greeting = yes), such a
+    // server is skipped, not believed: every recipient is deferred, never bounced, and the
+    // connection may try the job's next address after start_over().
+    bool greeting_refused() const { return greeting_refused_; }
+    // The same job for another server: the dialog starts again at the greeting, every
+    // recipient without an outcome.
+    void start_over();
     // One outcome per recipient of the job once is_done().
     const std::vector<RecipientOutcome>& outcomes() const;
 
@@ -96,6 +103,7 @@ private:
     std::vector<bool> settled_;   // outcomes_[i] is final
     std::vector<RecipientOutcome> outcomes_;
     std::string output_;
+    bool greeting_refused_ = false;
 };
 
 }  // namespace labmta::protocol

@@ -225,6 +225,44 @@ TEST_CASE("outbound: the next address is tried when one refuses", "[outbound]") 
     CHECK(outcome_of(run, "bob@sink.test").status == OutcomeStatus::Sent);
 }
 
+TEST_CASE("outbound: a server that greets with 554 is skipped for the next address, as Postfix",
+          "[outbound]") {
+    SmtpScript refusing;
+    refusing.greeting = "554 5.7.1 mx1.sink.test: no SMTP service for you";
+    ScriptedSmtpServer first(refusing);
+    ScriptedSmtpServer second(SmtpScript{});
+
+    const Run run = deliver({Target{"mx1.sink.test", "127.0.0.1", first.port()},
+                             Target{"mx2.sink.test", "127.0.0.1", second.port()}},
+                            kQuick);
+
+    CHECK(run.result.relay == "mx2.sink.test[127.0.0.1]:" + std::to_string(second.port()));
+    CHECK(outcome_of(run, "bob@sink.test").status == OutcomeStatus::Sent);
+    CHECK(outcome_of(run, "carol@sink.test").status == OutcomeStatus::Sent);
+    CHECK(run.done_calls == 1);
+    REQUIRE(second.wait_closed(kServerWait));
+    CHECK(second.received().back() == "QUIT");
+}
+
+TEST_CASE("outbound: when every server refuses to talk, all are deferred with the last reply",
+          "[outbound]") {
+    SmtpScript busy;
+    busy.greeting = "421 4.3.2 mx1.sink.test busy, try later";
+    SmtpScript refusing;
+    refusing.greeting = "554 5.7.1 mx2.sink.test: no SMTP service for you";
+    ScriptedSmtpServer first(busy);
+    ScriptedSmtpServer second(refusing);
+
+    const Run run = deliver({Target{"mx1.sink.test", "127.0.0.1", first.port()},
+                             Target{"mx2.sink.test", "127.0.0.1", second.port()}},
+                            kQuick);
+
+    // Never bounced on a greeting: the 5.7.1 becomes 4.7.1, and the message is tried later.
+    check_all_deferred(run, "554 5.7.1 mx2.sink.test: no SMTP service for you", "4.7.1");
+    CHECK(run.result.relay == "mx2.sink.test[127.0.0.1]:" + std::to_string(second.port()));
+    CHECK(run.done_calls == 1);
+}
+
 TEST_CASE("outbound: when every address refuses, the last error is the reason", "[outbound]") {
     const RefusingPort first;
     const RefusingPort second;

@@ -427,11 +427,13 @@ TEST_CASE("smtp_client: message without a trailing LF gets CRLF before the dot",
     }
 }
 
-TEST_CASE("smtp_client: 4xx greeting defers and 5xx greeting bounces everyone", "[smtp_client]") {
+TEST_CASE("smtp_client: a 4xx or 5xx greeting defers everyone, a 5xx one as a 4xx (Postfix)",
+          "[smtp_client]") {
     SECTION("421") {
         Dialog d;
         CHECK(d.reply("421 4.3.2 Service shutting down") == "QUIT\r\n");
         CHECK(d.client.is_done());
+        CHECK(d.client.greeting_refused());
         CHECK(outcomes_of(d.client)
               == Outcomes{"jowadev@gmail.com deferred 4.3.2 (421 4.3.2 Service shutting down)",
                           "david.backoffice@gmail.com deferred 4.3.2 (421 4.3.2 Service "
@@ -440,16 +442,42 @@ TEST_CASE("smtp_client: 4xx greeting defers and 5xx greeting bounces everyone", 
     SECTION("554 with an enhanced status code") {
         Dialog d;
         CHECK(d.reply("554 5.7.1 No SMTP service here") == "QUIT\r\n");
+        CHECK(d.client.greeting_refused());
         CHECK(outcomes_of(d.client)[0]
-              == "jowadev@gmail.com bounced 5.7.1 (554 5.7.1 No SMTP service here)");
+              == "jowadev@gmail.com deferred 4.7.1 (554 5.7.1 No SMTP service here)");
     }
     SECTION("554 without one") {
         Dialog d;
         CHECK(d.reply({"554-mx.example.test", "554 No SMTP service here"}) == "QUIT\r\n");
         CHECK(outcomes_of(d.client)[0]
-              == "jowadev@gmail.com bounced 5.0.0 (554-mx.example.test 554 No SMTP service "
+              == "jowadev@gmail.com deferred 4.0.0 (554-mx.example.test 554 No SMTP service "
                  "here)");
     }
+    SECTION("a refusal later in the dialog is not a refused greeting") {
+        Dialog d;
+        d.start();
+        CHECK(d.reply("421 4.4.2 closing") == "QUIT\r\n");
+        CHECK_FALSE(d.client.greeting_refused());
+    }
+}
+
+TEST_CASE("smtp_client: start_over runs the whole dialog again with the next server",
+          "[smtp_client]") {
+    Dialog d;
+    REQUIRE(d.reply("554 5.7.1 No SMTP service here") == "QUIT\r\n");
+    d.client.start_over();
+    CHECK_FALSE(d.client.is_done());
+    CHECK_FALSE(d.client.greeting_refused());
+    CHECK(d.client.take_output().empty());
+    CHECK(d.start() == kMailFrom);
+    CHECK(d.reply("250 2.1.0 Ok") == kRcptJowadev);
+    CHECK(d.reply("250 2.1.5 Ok") == kRcptDavid);
+    CHECK(d.reply("250 2.1.5 Ok") == "DATA\r\n");
+    CHECK(d.reply("354 End data with <CR><LF>.<CR><LF>") == kLabWire);
+    CHECK(d.reply("250 2.0.0 Ok: queued as 4F2A1B") == "QUIT\r\n");
+    CHECK(outcomes_of(d.client)
+          == Outcomes{"jowadev@gmail.com sent 2.0.0 (250 2.0.0 Ok: queued as 4F2A1B)",
+                      "david.backoffice@gmail.com sent 2.0.0 (250 2.0.0 Ok: queued as 4F2A1B)"});
 }
 
 TEST_CASE("smtp_client: malformed reply defers everyone with 4.4.0", "[smtp_client]") {
