@@ -6,10 +6,14 @@
 #include "spool/local_delivery.h"
 
 #include "common/address.h"
+#include "common/ids.h"
 #include "common/text.h"
 #include "spool/maildir.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 
 namespace labmta::spool {
@@ -117,6 +121,69 @@ std::string maildir_unique_name(std::int64_t arrival_us,
     }
     return std::to_string(us / 1'000'000) + ".M" + std::to_string(us % 1'000'000) + "Q"
            + std::string(queue_id) + "R" + std::to_string(recipient_index) + "." + host;
+}
+
+namespace {
+
+bool is_number(std::string_view text) {
+    return !text.empty()
+           && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+// "<sec>.M<usec>Q<queue-id>R<index>.<hostname>"
+bool is_maildir_unique_name(std::string_view name) {
+    const std::size_t m = name.find(".M");
+    const std::size_t q = name.find('Q', m == std::string_view::npos ? 0 : m);
+    const std::size_t r = name.find('R', q == std::string_view::npos ? 0 : q);
+    const std::size_t host = name.find('.', r == std::string_view::npos ? 0 : r);
+    if (m == std::string_view::npos || q == std::string_view::npos || r == std::string_view::npos
+        || host == std::string_view::npos || host + 1 >= name.size()) {
+        return false;
+    }
+    return is_number(name.substr(0, m)) && is_number(name.substr(m + 2, q - m - 2))
+           && common::is_valid_queue_id(name.substr(q + 1, r - q - 1))
+           && is_number(name.substr(r + 1, host - r - 1));
+}
+
+std::size_t remove_crashed_maildir_copies(const Spool& spool) {
+    namespace fs = std::filesystem;
+    std::size_t removed = 0;
+    std::error_code error;
+    // mailboxes/<domain>/<local-part>/tmp/<file>; symlinks are not followed.
+    const auto subfolders = [&error](const fs::path& folder) {
+        std::vector<fs::path> found;
+        for (fs::directory_iterator it(folder, error), end; !error && it != end;
+             it.increment(error)) {
+            if (it->symlink_status(error).type() == fs::file_type::directory) {
+                found.push_back(it->path());
+            }
+        }
+        error.clear();
+        return found;
+    };
+    for (const fs::path& domain : subfolders(spool.mailboxes_dir())) {
+        for (const fs::path& mailbox : subfolders(domain)) {
+            const fs::path tmp = mailbox / "tmp";
+            if (fs::symlink_status(tmp, error).type() != fs::file_type::directory) {
+                error.clear();
+                continue;
+            }
+            for (fs::directory_iterator it(tmp, error), end; !error && it != end;
+                 it.increment(error)) {
+                const std::string name = it->path().filename().string();
+                const std::string_view unique = unique_name_of_batch_tmp(name);
+                if (!unique.empty() && is_maildir_unique_name(unique)
+                    && it->symlink_status(error).type() == fs::file_type::regular
+                    && ::unlink(it->path().c_str()) == 0) {
+                    ++removed;
+                }
+            }
+            error.clear();
+        }
+    }
+    return removed;
 }
 
 LocalDeliveryReport deliver_local(Spool& spool,

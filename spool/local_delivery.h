@@ -45,6 +45,16 @@ std::string maildir_unique_name(std::int64_t arrival_us,
                                 std::size_t recipient_index,
                                 std::string_view hostname);
 
+// True for the names maildir_unique_name() makes.
+bool is_maildir_unique_name(std::string_view name);
+
+// Removes what a crashed (kill -9) delivery left in the mailboxes' tmp/ folders: copies that
+// were written but never renamed into new/. They are recognized by their names (a
+// maildir_unique_name() with MaildirBatch's suffix), so a mail reader's own tmp/ files are
+// left alone. For the server's start, with the spool locked: no delivery is running. Returns
+// how many were removed.
+std::size_t remove_crashed_maildir_copies(const Spool& spool);
+
 // deliver_local() for a group of queued messages, one report each, sharing the fsync rounds
 // (spool::MaildirBatch, Spool::remove of a group): what the queue manager calls.
 std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,

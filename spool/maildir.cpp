@@ -52,6 +52,31 @@ std::error_code publish_no_replace(const std::string& from, const std::string& t
 
 }  // namespace
 
+namespace {
+
+bool all_digits(std::string_view text) {
+    return !text.empty()
+           && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+std::string_view unique_name_of_batch_tmp(std::string_view tmp_name) {
+    const std::size_t attempt_dot = tmp_name.rfind('.');
+    if (attempt_dot == std::string_view::npos || attempt_dot == 0) {
+        return {};
+    }
+    const std::size_t pid_dot = tmp_name.rfind('.', attempt_dot - 1);
+    if (pid_dot == std::string_view::npos || pid_dot == 0) {
+        return {};
+    }
+    if (!all_digits(tmp_name.substr(attempt_dot + 1))
+        || !all_digits(tmp_name.substr(pid_dot + 1, attempt_dot - pid_dot - 1))) {
+        return {};
+    }
+    return tmp_name.substr(0, pid_dot);
+}
+
 std::error_code ensure_maildir(const std::string& dir) {
     for (const char* sub : {"/tmp", "/new", "/cur"}) {
         if (const std::error_code error = make_dirs(dir + sub, kDirMode)) {

@@ -53,6 +53,11 @@ private:
     std::vector<Copy> copies_;
 };
 
+// The unique name inside a tmp/ file name that MaildirBatch::add made
+// ("<unique_name>.<pid>.<attempt>"), or "" for any other name: a file that a crash left
+// behind can be told from a mail reader's own tmp/ files.
+std::string_view unique_name_of_batch_tmp(std::string_view tmp_name);
+
 // A group of one: stores content as <dir>/new/<unique_name>.
 std::error_code write_maildir_message(const std::string& dir,
                                       std::string_view unique_name,

@@ -9,6 +9,7 @@
 #include "server/app/reload.h"
 #include "server/app/wiring.h"
 #include "server/net/uv_error.h"
+#include "spool/local_delivery.h"
 
 #include <spdlog/spdlog.h>
 #include <uv.h>
@@ -178,6 +179,9 @@ int serve(const ServeOptions& options) {
     const std::optional<app::RunAsUser> run_as = app::resolve_run_as_user(config.user);
     spool::Spool spool(config.spool);
     spool.lock_for_server();
+    if (const std::size_t removed = spool::remove_crashed_maildir_copies(spool); removed > 0) {
+        spdlog::info("removed {} unfinished Maildir copies left in tmp/ by a crash", removed);
+    }
     if (run_as) {
         app::give_spool_to(config.spool, *run_as);
     }

@@ -87,6 +87,45 @@ TEST_CASE("local_delivery: maildir_unique_name has the documented shape", "[loca
           != labmta::spool::maildir_unique_name(1, "AB", 1, "h"));
 }
 
+TEST_CASE("local_delivery: is_maildir_unique_name knows our names and no others",
+          "[local_delivery]") {
+    using labmta::spool::is_maildir_unique_name;
+    using labmta::spool::maildir_unique_name;
+    CHECK(is_maildir_unique_name(maildir_unique_name(1795876332000042, "0193A5C2F10A", 7, "h.x")));
+    CHECK(is_maildir_unique_name(maildir_unique_name(1000000, "0193A5C2F10A", 0, "a/b:c")));
+    CHECK_FALSE(is_maildir_unique_name("1795876332.M42Q0193A5C2F10AR7."));   // no host
+    CHECK_FALSE(is_maildir_unique_name("1795876332.M42Q0193a5c2f10aR7.h"));  // not our IDs
+    CHECK_FALSE(is_maildir_unique_name("1795876332.P1234Q5.profbox"));       // a reader's
+    CHECK_FALSE(is_maildir_unique_name("1795876332.M42R7.profbox"));         // no queue ID
+    CHECK_FALSE(is_maildir_unique_name("x1795876332.M42Q0193A5C2F10AR7.h"));
+    CHECK_FALSE(is_maildir_unique_name(""));
+}
+
+TEST_CASE("local_delivery: a start removes the copies a crash left in tmp/, and nothing else",
+          "[local_delivery]") {
+    labmta::test::SpoolFixture f;
+    const std::string box = f.spool.mailboxes_dir() + "/domain.local/student";
+    for (const char* sub : {"/tmp", "/new", "/cur"}) {
+        fs::create_directories(box + sub);
+    }
+    const std::string ours =
+        labmta::spool::maildir_unique_name(kArrivalUs, "0193A5C2F10A", 0, "profbox.domain.local");
+    const auto touch = [](const std::string& path) { std::ofstream(path) << "x\n"; };
+    touch(box + "/tmp/" + ours + ".4242.0");  // written, never renamed: a killed delivery
+    touch(box + "/tmp/" + ours + ".4242.17");
+    touch(box + "/tmp/1795876332.P77Q3.profbox.domain.local");  // a mail reader's tmp/ file
+    touch(box + "/tmp/" + ours);                                // no attempt suffix: not ours
+    touch(box + "/new/" + ours);                                // delivered: never touched
+
+    CHECK(labmta::spool::remove_crashed_maildir_copies(f.spool) == 2);
+    CHECK(names_in(box + "/tmp")  // sorted
+          == std::vector<std::string>{ours, "1795876332.P77Q3.profbox.domain.local"});
+    CHECK(names_in(box + "/new") == std::vector<std::string>{ours});
+    // No mailboxes at all is fine too.
+    labmta::test::SpoolFixture empty;
+    CHECK(labmta::spool::remove_crashed_maildir_copies(empty.spool) == 0);
+}
+
 TEST_CASE("regression: a copy that a crashed run put into new/ is not delivered again",
           "[local_delivery]") {
     // A kill between the Maildir rename and the queue update used to mean a second copy.

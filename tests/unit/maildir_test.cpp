@@ -195,3 +195,16 @@ TEST_CASE("maildir: write_maildir_message stores content as new/<name>", "[maild
     CHECK(write_maildir_message(temp / "missing", "two", content));
     CHECK(list_files(dir + "/new") == std::vector<std::string>{"one"});
 }
+
+TEST_CASE("maildir: unique_name_of_batch_tmp finds the name inside a batch's tmp/ file name",
+          "[maildir]") {
+    using labmta::spool::unique_name_of_batch_tmp;
+    CHECK(unique_name_of_batch_tmp("1.M0QABR0.host.d.42.7") == "1.M0QABR0.host.d");
+    CHECK(unique_name_of_batch_tmp("name.1.0") == "name");
+    CHECK(unique_name_of_batch_tmp("1.M0QABR0.host.d").empty());  // the final name itself
+    CHECK(unique_name_of_batch_tmp("name.x.7").empty());
+    CHECK(unique_name_of_batch_tmp("name.42.").empty());
+    CHECK(unique_name_of_batch_tmp(".42.7").empty());
+    CHECK(unique_name_of_batch_tmp("42.7").empty());
+    CHECK(unique_name_of_batch_tmp("").empty());
+}
