@@ -1,6 +1,8 @@
 // See text.h.
 #include "common/text.h"
 
+#include <algorithm>
+
 namespace labmta::common {
 
 std::string replace_control_chars(std::string_view text) {
@@ -12,6 +14,11 @@ std::string replace_control_chars(std::string_view text) {
         }
     }
     return out;
+}
+
+bool is_digits(std::string_view text) {
+    return !text.empty()
+           && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace labmta::common

@@ -11,4 +11,7 @@ namespace labmta::common {
 // would end the line early or drive the terminal (as Postfix prints such text).
 std::string replace_control_chars(std::string_view text);
 
+// True when text is one or more ASCII digits, and nothing else.
+bool is_digits(std::string_view text);
+
 }  // namespace labmta::common

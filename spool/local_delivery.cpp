@@ -123,15 +123,6 @@ std::string maildir_unique_name(std::int64_t arrival_us,
            + std::string(queue_id) + "R" + std::to_string(recipient_index) + "." + host;
 }
 
-namespace {
-
-bool is_number(std::string_view text) {
-    return !text.empty()
-           && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-}  // namespace
-
 // "<sec>.M<usec>Q<queue-id>R<index>.<hostname>"
 bool is_maildir_unique_name(std::string_view name) {
     const std::size_t m = name.find(".M");
@@ -142,9 +133,9 @@ bool is_maildir_unique_name(std::string_view name) {
         || host == std::string_view::npos || host + 1 >= name.size()) {
         return false;
     }
-    return is_number(name.substr(0, m)) && is_number(name.substr(m + 2, q - m - 2))
+    return common::is_digits(name.substr(0, m)) && common::is_digits(name.substr(m + 2, q - m - 2))
            && common::is_valid_queue_id(name.substr(q + 1, r - q - 1))
-           && is_number(name.substr(r + 1, host - r - 1));
+           && common::is_digits(name.substr(r + 1, host - r - 1));
 }
 
 std::size_t remove_crashed_maildir_copies(const Spool& spool) {

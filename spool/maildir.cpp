@@ -1,6 +1,7 @@
 // See maildir.h. Blocking POSIX I/O; errors come back as std::error_code.
 #include "spool/maildir.h"
 
+#include "common/text.h"
 #include "spool/spill_file.h"
 
 #include <fcntl.h>
@@ -52,15 +53,6 @@ std::error_code publish_no_replace(const std::string& from, const std::string& t
 
 }  // namespace
 
-namespace {
-
-bool all_digits(std::string_view text) {
-    return !text.empty()
-           && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-}  // namespace
-
 std::string_view unique_name_of_batch_tmp(std::string_view tmp_name) {
     const std::size_t attempt_dot = tmp_name.rfind('.');
     if (attempt_dot == std::string_view::npos || attempt_dot == 0) {
@@ -70,8 +62,8 @@ std::string_view unique_name_of_batch_tmp(std::string_view tmp_name) {
     if (pid_dot == std::string_view::npos || pid_dot == 0) {
         return {};
     }
-    if (!all_digits(tmp_name.substr(attempt_dot + 1))
-        || !all_digits(tmp_name.substr(pid_dot + 1, attempt_dot - pid_dot - 1))) {
+    if (!common::is_digits(tmp_name.substr(attempt_dot + 1))
+        || !common::is_digits(tmp_name.substr(pid_dot + 1, attempt_dot - pid_dot - 1))) {
         return {};
     }
     return tmp_name.substr(0, pid_dot);

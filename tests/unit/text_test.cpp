@@ -14,3 +14,13 @@ TEST_CASE("text: control bytes and DEL become ?, everything else is kept", "[tex
     CHECK(replace_control_chars("caf\xc3\xa9 \x80") == "caf\xc3\xa9 \x80");  // 8-bit kept
     CHECK(replace_control_chars("").empty());
 }
+
+TEST_CASE("text: is_digits is true for ASCII digits only, and never for nothing", "[text]") {
+    CHECK(labmta::common::is_digits("0"));
+    CHECK(labmta::common::is_digits("1795876332"));
+    CHECK_FALSE(labmta::common::is_digits(""));
+    CHECK_FALSE(labmta::common::is_digits("12a"));
+    CHECK_FALSE(labmta::common::is_digits("-1"));
+    CHECK_FALSE(labmta::common::is_digits(" 1"));
+    CHECK_FALSE(labmta::common::is_digits("\xd9\xa1"));  // ARABIC-INDIC DIGIT ONE
+}
