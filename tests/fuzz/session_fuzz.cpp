@@ -37,7 +37,7 @@ struct Control {
     bool timeout_at_end = false;
     bool shutdown_at_end = false;
     std::size_t chunk_bytes = 0;  // how the stream is cut into feeds; 0: all at once
-    bool sink_defers = false;     // the spool answers only before the next feed
+    bool answers_late = false;    // the spool and the accounts answer only before the next feed
 };
 
 Control read_control(std::uint8_t byte) {
@@ -73,9 +73,30 @@ struct FuzzSink final : MessageSink {
     }
 };
 
+// Answers at once, or (defer) when the harness calls answer(), as the server's thread pool.
 struct FuzzAuthenticator final : Authenticator {
+    bool defer = false;
+    labmta::protocol::AuthDone pending;
+    bool pending_ok = false;
     bool authenticate(std::string_view user, std::string_view password) override {
         return user == "student" && password == "hessovs!";
+    }
+    void authenticate_later(std::string user,
+                            std::string password,
+                            labmta::protocol::AuthDone done) override {
+        pending_ok = authenticate(user, password);
+        pending = std::move(done);
+        if (!defer) {
+            answer();
+        }
+    }
+    void answer() {
+        if (!pending) {
+            return;
+        }
+        auto done = std::move(pending);
+        pending = nullptr;
+        done(pending_ok);
     }
 };
 
@@ -162,8 +183,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const SessionPolicy policy = lab_policy();
     FuzzSink sink;
     sink.fail = control.sink_fails;
-    sink.defer = control.sink_defers;
+    sink.defer = control.answers_late;
     FuzzAuthenticator authenticator;
+    authenticator.defer = control.answers_late;
     Session session(
         policy, ClientInfo{"unknown", "192.0.2.1", control.may_relay}, sink, authenticator);
     LineFramer framer(kLineLimit);
@@ -172,10 +194,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t chunk = control.chunk_bytes == 0 ? stream.size() : control.chunk_bytes;
     for (std::size_t offset = 0; offset < stream.size(); offset += chunk) {
         framer.feed(stream.substr(offset, chunk));
-        // As server/net does: no line while the session waits for the spool's answer.
-        step(session, 0, [&] { sink.answer(); });
+        // As server/net does: no line while the session waits for the spool's or the
+        // accounts' answer.
+        step(session, 0, [&] {
+            sink.answer();
+            authenticator.answer();
+        });
         // Lines keep coming after the close too: the session must ignore them.
-        while (!session.is_queueing()) {
+        while (!session.is_waiting()) {
             const auto line = framer.next();
             if (!line) {
                 break;
@@ -184,10 +210,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             step(session, current.text.size(), [&] { session.on_line(current); });
         }
     }
-    // As server/net does: a shutdown waits for the end of DATA and the spool's answer, a
-    // timeout does not.
+    // As server/net does: a shutdown waits for the end of DATA and for an answer, a timeout
+    // does not.
     const bool shuts_down =
-        control.shutdown_at_end && !session.is_in_data() && !session.is_queueing();
+        control.shutdown_at_end && !session.is_in_data() && !session.is_waiting();
     if (shuts_down) {
         step(session, 0, [&] { session.on_shutdown(); });
     }
@@ -201,8 +227,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         step(session, 0, [&] { session.on_timeout(); });
         step(session, 0, [&] { session.on_shutdown(); });
     }
-    // A spool answer after the close is logged, never sent.
-    step(session, 0, [&] { sink.answer(); });
+    // An answer after the close is logged, never sent.
+    step(session, 0, [&] {
+        sink.answer();
+        authenticator.answer();
+    });
     session.command_summary();
     return 0;
 }
