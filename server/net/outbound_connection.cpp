@@ -104,12 +104,8 @@ void OutboundConnection::connect_next() {
         uv_timer_start(&timer_, &OutboundConnection::on_timer, timeouts_.connect_ms, 0);
         return;
     }
-    if (!session_.is_done()) {
-        session_.on_connect_failure(last_connect_error_.empty() ? "no address to connect to"
-                                                                : last_connect_error_);
-        session_.take_output();
-    }
-    close();
+    fail(last_connect_error_.empty() ? "no address to connect to" : last_connect_error_,
+         Failure::NoConnection);
 }
 
 // This attempt failed: close its socket; on_tcp_closed then tries the next target.
@@ -264,9 +260,13 @@ void OutboundConnection::restart_reply_timer() {
 }
 
 // The dialog ends early: recipients without an outcome are deferred with reason.
-void OutboundConnection::fail(const std::string& reason) {
+void OutboundConnection::fail(const std::string& reason, Failure kind) {
     if (!session_.is_done()) {
-        session_.on_failure(reason);
+        if (kind == Failure::NoConnection) {
+            session_.on_connect_failure(reason);
+        } else {
+            session_.on_failure(reason);
+        }
         session_.take_output();  // nothing more is sent on a failed connection
     }
     close();

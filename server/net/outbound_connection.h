@@ -75,7 +75,9 @@ private:
     void after_session_step();
     void write(std::string bytes);
     void restart_reply_timer();
-    void fail(const std::string& reason);
+    // A lost connection or a stalled dialog (4.4.2), or no connection at all (4.4.1).
+    enum class Failure { Lost, NoConnection };
+    void fail(const std::string& reason, Failure kind = Failure::Lost);
     void close();
     void finish_if_closed();
     const Target& target() const { return targets_[next_target_ - 1]; }

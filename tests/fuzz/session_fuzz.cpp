@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace {
 
@@ -50,53 +52,49 @@ Control read_control(std::uint8_t byte) {
                    (byte & 0x80) != 0};
 }
 
-// Answers at once, or (defer) when the harness calls answer(), as the server's group commit.
-struct FuzzSink final : MessageSink {
-    bool fail = false;
-    bool defer = false;
-    labmta::protocol::QueueDone pending;
-    void append(std::string_view) override {}
-    void discard() override {}
-    void queue(Envelope, std::string, labmta::protocol::QueueDone done) override {
+// An answer given at once, or (late) kept until the harness calls answer(), as the server's
+// thread pool gives the group commit's and the accounts' answers.
+template <typename Result>
+struct LateAnswer {
+    bool late = false;
+    std::function<void(Result)> pending;
+    Result result{};
+
+    void give(std::function<void(Result)> done, Result value) {
         pending = std::move(done);
-        if (!defer) {
+        result = std::move(value);
+        if (!late) {
             answer();
         }
     }
     void answer() {
-        if (!pending) {
-            return;
+        if (pending) {
+            std::exchange(pending, nullptr)(std::move(result));
         }
-        auto done = std::move(pending);
-        pending = nullptr;
-        done(fail ? QueueResult{} : QueueResult{true, "0123456789AB", "<id@profbox.domain.local>"});
     }
 };
 
-// Answers at once, or (defer) when the harness calls answer(), as the server's thread pool.
+struct FuzzSink final : MessageSink {
+    bool fail = false;
+    LateAnswer<QueueResult> answers;
+    void append(std::string_view) override {}
+    void discard() override {}
+    void queue(Envelope, std::string, labmta::protocol::QueueDone done) override {
+        answers.give(
+            std::move(done),
+            fail ? QueueResult{} : QueueResult{true, "0123456789AB", "<id@profbox.domain.local>"});
+    }
+};
+
 struct FuzzAuthenticator final : Authenticator {
-    bool defer = false;
-    labmta::protocol::AuthDone pending;
-    bool pending_ok = false;
+    LateAnswer<bool> answers;
     bool authenticate(std::string_view user, std::string_view password) override {
         return user == "student" && password == "hessovs!";
     }
     void authenticate_later(std::string user,
                             std::string password,
                             labmta::protocol::AuthDone done) override {
-        pending_ok = authenticate(user, password);
-        pending = std::move(done);
-        if (!defer) {
-            answer();
-        }
-    }
-    void answer() {
-        if (!pending) {
-            return;
-        }
-        auto done = std::move(pending);
-        pending = nullptr;
-        done(pending_ok);
+        answers.give(std::move(done), authenticate(user, password));
     }
 };
 
@@ -183,9 +181,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const SessionPolicy policy = lab_policy();
     FuzzSink sink;
     sink.fail = control.sink_fails;
-    sink.defer = control.answers_late;
+    sink.answers.late = control.answers_late;
     FuzzAuthenticator authenticator;
-    authenticator.defer = control.answers_late;
+    authenticator.answers.late = control.answers_late;
     Session session(
         policy, ClientInfo{"unknown", "192.0.2.1", control.may_relay}, sink, authenticator);
     LineFramer framer(kLineLimit);
@@ -197,8 +195,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // As server/net does: no line while the session waits for the spool's or the
         // accounts' answer.
         step(session, 0, [&] {
-            sink.answer();
-            authenticator.answer();
+            sink.answers.answer();
+            authenticator.answers.answer();
         });
         // Lines keep coming after the close too: the session must ignore them.
         while (!session.is_waiting()) {
@@ -229,8 +227,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // An answer after the close is logged, never sent.
     step(session, 0, [&] {
-        sink.answer();
-        authenticator.answer();
+        sink.answers.answer();
+        authenticator.answers.answer();
     });
     session.command_summary();
     return 0;
