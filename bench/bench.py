@@ -10,6 +10,7 @@ import datetime
 import os
 import platform
 import pwd
+import resource
 import shutil
 import signal
 import socket
@@ -66,6 +67,20 @@ def wait_until(predicate, timeout_s, interval_s=0.05):
 
 def status_kb(pid, field):
     return idle_connections.read_status_kb(pid, field)
+
+
+def process_cpu_s(pid):
+    """(user, system) CPU seconds of a running process, all its threads (/proc/<pid>/stat)."""
+    # After the command name, index 0 is proc(5)'s field 3: utime and stime are 14 and 15.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def children_cpu_s():
+    """User + system CPU seconds of the children waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # Started as root, labmta drops to its config's `user:` (default labmta, which a bench machine
@@ -168,18 +183,19 @@ class Postfix:
             raise BenchError(f"smtp-sink did not start; see {log_path}")
 
     def source(self, port, sessions, messages, size, reuse, recipient, timeout_s):
-        """Runs smtp-source; returns its wall time in seconds (monotonic clock)."""
+        """Runs smtp-source; returns its wall time in seconds (monotonic clock) and its CPU
+        seconds."""
         command = [str(self.sbin / "smtp-source"), "-s", str(sessions), "-m", str(messages),
                    "-l", str(size), "-M", "bench.example", "-f", "bench@example.org",
                    "-t", recipient, *(["-d"] if reuse else []), f"127.0.0.1:{port}"]
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), children_cpu_s()
         result = subprocess.run(command, env=self.env, stdin=subprocess.DEVNULL,
                                 capture_output=True, text=True, timeout=timeout_s)
-        seconds = time.monotonic() - start
+        seconds, cpu_s = time.monotonic() - start, children_cpu_s() - cpu_start
         if result.returncode != 0:
             raise BenchError(f"smtp-source failed ({result.returncode}): "
                              f"{' '.join(command)}\n{result.stderr.strip()[-2000:]}")
-        return seconds
+        return seconds, cpu_s
 
     def stop(self):
         if self.sink and self.sink.poll() is None:
@@ -238,12 +254,16 @@ class Bench:
                    recipient=f"{user}@{DOMAIN}", timeout_s=600)
         print(f"{key}: {spec['what']}, {messages} messages", flush=True)
         floor_before = self.measure_floor(key, sessions)
-        sink_s = self.postfix.source(self.postfix.sink_port, **run)
-        start = time.monotonic()
-        labmta_s = self.postfix.source(server.port, **run)
+        sink_cpu = process_cpu_s(self.postfix.sink.pid)
+        sink_s, source_cpu = self.postfix.source(self.postfix.sink_port, **run)
+        sink_cpu = sum(process_cpu_s(self.postfix.sink.pid)) - sum(sink_cpu)
+        start, labmta_cpu = time.monotonic(), process_cpu_s(server.pid)
+        labmta_s, _ = self.postfix.source(server.port, **run)
         # smtp-source exits non-zero on any error reply, so all were accepted (250).
         delivered = server.wait_delivered(user, messages, timeout_s=60 + messages * 0.02)
         done_s = time.monotonic() - start
+        labmta_cpu = [after - before
+                      for after, before in zip(process_cpu_s(server.pid), labmta_cpu)]
         labmta_rate, sink_rate = messages / labmta_s, messages / sink_s
         ratio = labmta_rate / sink_rate
         lost = delivered != messages
@@ -255,22 +275,31 @@ class Bench:
             floor_after = self.measure_floor(key, sessions)
             floor = {g: min(t, floor_after[g]) for g, t in floor_before.items()}
             self.ceiling(key, sessions, floor, sink_rate, labmta_rate)
+            if sessions > 1:
+                self.cpu_budget(key, sessions, spec["target"] * sink_rate,
+                                (source_cpu / messages, sink_cpu / messages),
+                                [cpu / messages for cpu in labmta_cpu])
         self.row(f"{key}: {spec['what']}", f"≥ {spec['target']:.2f} × sink",
                  f"{labmta_rate:,.0f} msgs/s ({labmta_s:.2f} s)",
                  f"{sink_rate:,.0f} msgs/s ({sink_s:.2f} s)", f"{ratio:.2f}",
                  f"{delivered}/{messages}", f"{done_s:.2f} s", ratio >= spec["target"],
                  lost=lost)
 
-    def commit_floor_s(self, key, group, count):
-        """Seconds per group of the commit protocol's system calls alone (bench/commit_floor),
-        on the bench spool's file system, measured now."""
-        folder = self.workdir / f"floor-{key.lower()}-{group}"
-        output = subprocess.run([str(self.floor), str(folder), str(count), str(group)],
+    def run_commit_floor(self, key, group, count, deliver=False):
+        """bench/commit_floor's figures ({name: float}) for the commit protocol's system calls
+        alone, and with deliver the local delivery's too, on the bench spool's file system."""
+        folder = self.workdir / f"floor-{key.lower()}-{group}{'-deliver' if deliver else ''}"
+        command = [str(self.floor), str(folder), str(count), str(group)]
+        output = subprocess.run(command + (["deliver"] if deliver else []),
                                 capture_output=True, text=True, timeout=300)
         if output.returncode != 0:
             raise BenchError(f"commit_floor failed: {output.stderr.strip()}")
-        fields = dict(item.split("=", 1) for item in output.stdout.split())
-        return float(fields["us_per_group"]) / 1e6
+        return {name: float(value)
+                for name, value in (item.split("=", 1) for item in output.stdout.split())}
+
+    def commit_floor_s(self, key, group, count):
+        """Seconds per group of the commit protocol alone, measured now."""
+        return self.run_commit_floor(key, group, count)["us_per_group"] / 1e6
 
     def measure_floor(self, key, sessions):
         """{group size: seconds per group} from bench/commit_floor for a scenario with a
@@ -309,6 +338,32 @@ class Bench:
             f"disk's commit floor ({described}, the faster of before and after the run) and "
             f"smtp-sink's {protocol_s * 1e6:.0f} µs per message per session; labmta reached "
             f"{share:.0%} of it{caveat}")
+
+    def cpu_budget(self, key, sessions, target_rate, tools_s, labmta_s):
+        """The CPU time a message needs at least, against what the machine has at the
+        target rate (bench/README.md, "CPU for B"): smtp-source's share, a dialog no dearer
+        than smtp-sink's, and the commit's and delivery's system calls alone. tools_s:
+        smtp-source's and smtp-sink's seconds per message; labmta_s: labmta's user and
+        system seconds per message in this run."""
+        source_s, sink_s = tools_s
+        count = 50 if self.options.smoke else CEILING[key]
+        # The machine's CPU time, not only commit_floor's: the kernel's writeback threads
+        # write the files that syncfs makes durable.
+        files_s = self.run_commit_floor(key, sessions, count, deliver=True)[
+            "machine_cpu_us_per_message"] / 1e6
+        least_s = source_s + sink_s + files_s
+        cpus = os.cpu_count() or 1
+        self.notes.append(
+            f"{key}: CPU at the target rate ({target_rate:,.0f} msgs/s): smtp-source "
+            f"{source_s * 1e6:.0f} µs per message, a dialog as cheap as smtp-sink's "
+            f"{sink_s * 1e6:.0f} µs, the commit's and delivery's system calls alone "
+            f"{files_s * 1e6:.0f} µs (commit_floor, groups of {sessions}, deliver, writeback "
+            f"included): {least_s * 1e6:.0f} µs, or {least_s * target_rate:.2f} of the "
+            f"machine's {cpus} CPUs before any work of labmta's own; labmta used "
+            f"{sum(labmta_s) * 1e6:.0f} µs per message in this run, {labmta_s[0] * 1e6:.0f} "
+            f"of them in user space, delivery included"
+            + ("; with --smoke's few messages and CPU time counted in 10 ms ticks, these "
+               "figures mean nothing" if self.options.smoke else ""))
 
     def idle(self):
         count = IDLE["smoke"] if self.options.smoke else IDLE["connections"]

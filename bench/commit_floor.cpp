@@ -3,13 +3,18 @@
 // given. bench/bench.py runs it on the bench spool's file system and puts it beside smtp-sink's
 // time per message, which gives a ceiling for scenarios A and B on this machine right now.
 //
-//   commit_floor DIR [COUNT] [GROUP]
+//   commit_floor DIR [COUNT] [GROUP] [deliver]
 //
 // Each message is a file of kMessageBytes. A group of one is what a lone session pays: create
 // tmp/<n>, write, fsync, close, rename into incoming/<n>, fsync incoming/. A bigger group
 // writes all its files, makes them durable with one syncfs, renames them all, and fsyncs
-// incoming/ once, as the group commit does. Prints one line of key=value pairs.
+// incoming/ once, as the group commit does. With `deliver`, each group is then also delivered
+// as labmta's local delivery does it: each queue file read, its copy written to Maildir tmp/,
+// the copies made durable together, renamed into new/, new/ fsynced, the queue files removed.
+// Prints one line of key=value pairs, with the CPU time (user + system) per message: this
+// process's, and the whole machine's (which includes the kernel's writeback threads).
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -45,15 +51,100 @@ std::string file_in(const std::string& dir, long n) {
     return path;
 }
 
-void make_dir(const std::string& path) {
+std::string make_dir(const std::string& path) {
     check(::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST, "mkdir " + path);
+    return path;
+}
+
+int open_dir(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    check(fd >= 0, "open " + path);
+    return fd;
+}
+
+double cpu_seconds() {
+    rusage usage{};
+    check(::getrusage(RUSAGE_SELF, &usage) == 0, "getrusage");
+    const auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// CPU seconds all CPUs spent busy since boot (/proc/stat): with the machine otherwise idle,
+// the difference over a run adds the kernel's writeback threads to this process's time.
+double machine_busy_seconds() {
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+              steal = 0;
+    stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+    check(static_cast<bool>(stat) && cpu == "cpu", "read /proc/stat");
+    const long long busy = user + nice + system + irq + softirq + steal;
+    return static_cast<double>(busy) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// A source folder, a destination folder (fsynced once per group) and its descriptor.
+struct Step {
+    std::string from;
+    std::string to;
+    int to_fd;
+};
+
+// Makes the written files durable (one fsync for one, one syncfs for several), renames each
+// from step.from to step.to, and fsyncs step.to once: the protocol both stages share.
+void publish(const Step& step, std::vector<int>& fds, long first) {
+    if (fds.size() == 1) {
+        check(::fsync(fds.front()) == 0, "fsync");
+    } else {
+        check(::syncfs(fds.front()) == 0, "syncfs");
+    }
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+        const long n = first + static_cast<long>(i);
+        check(::close(fds[i]) == 0, "close");
+        check(::rename(file_in(step.from, n).c_str(), file_in(step.to, n).c_str()) == 0, "rename");
+    }
+    check(::fsync(step.to_fd) == 0, "fsync " + step.to);
+}
+
+int create_with(const std::string& path, const char* data, std::size_t size) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    check(fd >= 0, "create " + path);
+    check(::write(fd, data, size) == static_cast<ssize_t>(size), "write " + path);
+    return fd;
+}
+
+void commit_group(const Step& step, const std::string& message, long first, long size) {
+    std::vector<int> fds;
+    for (long n = first; n < first + size; ++n) {
+        fds.push_back(create_with(file_in(step.from, n), message.data(), message.size()));
+    }
+    publish(step, fds, first);
+}
+
+// incoming: where the queue files are; step: Maildir tmp/ to new/.
+void deliver_group(const std::string& incoming, const Step& step, long first, long size) {
+    std::vector<int> fds;
+    char buffer[2 * kMessageBytes];
+    for (long n = first; n < first + size; ++n) {
+        const int queue_fd = ::open(file_in(incoming, n).c_str(), O_RDONLY | O_CLOEXEC);
+        check(queue_fd >= 0, "open queue file");
+        const ssize_t got = ::read(queue_fd, buffer, sizeof buffer);
+        check(got > 0 && ::close(queue_fd) == 0, "read queue file");
+        fds.push_back(create_with(file_in(step.from, n), buffer, static_cast<std::size_t>(got)));
+    }
+    publish(step, fds, first);
+    for (long n = first; n < first + size; ++n) {
+        check(::unlink(file_in(incoming, n).c_str()) == 0, "unlink queue file");
+    }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: commit_floor DIR [COUNT] [GROUP]\n");
+    const bool deliver = argc > 4 && std::strcmp(argv[4], "deliver") == 0;
+    if (argc < 2 || argc > 5 || (argc == 5 && !deliver)) {
+        std::fprintf(stderr, "usage: commit_floor DIR [COUNT] [GROUP] [deliver]\n");
         return 2;
     }
     const std::string root = argv[1];
@@ -64,52 +155,38 @@ int main(int argc, char** argv) {
         return 2;
     }
     make_dir(root);
-    const std::string tmp = root + "/tmp";
-    const std::string incoming = root + "/incoming";
-    make_dir(tmp);
-    make_dir(incoming);
-    const int incoming_fd = ::open(incoming.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    check(incoming_fd >= 0, "open " + incoming);
+    const std::string incoming = make_dir(root + "/incoming");
+    const Step commit{make_dir(root + "/tmp"), incoming, open_dir(incoming)};
+    const std::string maildir = make_dir(root + "/maildir");
+    const std::string new_dir = make_dir(maildir + "/new");
+    const Step delivery{make_dir(maildir + "/tmp"), new_dir, open_dir(new_dir)};
     const std::string message(kMessageBytes, 'x');
 
+    const double cpu_start = cpu_seconds();
+    const double machine_start = machine_busy_seconds();
     const auto start = std::chrono::steady_clock::now();
-    long done = 0;
-    while (done < count) {
+    for (long done = 0; done < count;) {
         const long size = std::min(group, count - done);
-        std::vector<int> fds;
-        for (long i = 0; i < size; ++i) {
-            const std::string path = file_in(tmp, done + i);
-            const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-            check(fd >= 0, "create " + path);
-            check(
-                ::write(fd, message.data(), message.size()) == static_cast<ssize_t>(message.size()),
-                "write " + path);
-            fds.push_back(fd);
+        commit_group(commit, message, done, size);
+        if (deliver) {
+            deliver_group(incoming, delivery, done, size);
         }
-        if (size == 1) {
-            check(::fsync(fds.front()) == 0, "fsync");
-        } else {
-            check(::syncfs(fds.front()) == 0, "syncfs");
-        }
-        for (long i = 0; i < size; ++i) {
-            check(::close(fds[static_cast<std::size_t>(i)]) == 0, "close");
-            check(
-                ::rename(file_in(tmp, done + i).c_str(), file_in(incoming, done + i).c_str()) == 0,
-                "rename");
-        }
-        check(::fsync(incoming_fd) == 0, "fsync " + incoming);
         done += size;
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double messages = static_cast<double>(count);
     std::printf(
-        "messages=%ld group=%ld seconds=%.3f us_per_message=%.1f us_per_group=%.1f "
-        "messages_per_second=%.0f\n",
+        "messages=%ld group=%ld deliver=%d seconds=%.3f us_per_message=%.1f us_per_group=%.1f "
+        "messages_per_second=%.0f cpu_us_per_message=%.1f machine_cpu_us_per_message=%.1f\n",
         count,
         group,
+        deliver ? 1 : 0,
         seconds,
-        seconds / static_cast<double>(count) * 1e6,
+        seconds / messages * 1e6,
         seconds / static_cast<double>((count + group - 1) / group) * 1e6,
-        static_cast<double>(count) / seconds);
+        messages / seconds,
+        (cpu_seconds() - cpu_start) / messages * 1e6,
+        (machine_busy_seconds() - machine_start) / messages * 1e6);
     return 0;
 }
