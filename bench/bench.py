@@ -566,6 +566,19 @@ def wait_after_last_cleanup(stamp):
         time.sleep(wait_s)
 
 
+def remove_workdir(workdir, stamp):
+    """Deletes a run's files and records how many in stamp for wait_after_last_cleanup,
+    together with those of a previous run whose clean-up is still recent."""
+    deleted = sum(len(files) for _, _, files in os.walk(workdir))
+    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        if time.time() - stamp.stat().st_mtime < CLEANUP_SETTLE_S:
+            deleted += int(stamp.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        pass
+    stamp.write_text(f"{deleted}\n")
+
+
 def parse_options():
     parser = argparse.ArgumentParser(description="labmta benchmark (see bench/README.md)")
     parser.add_argument("--tools", required=True, help="unpacked postfix package (run.sh)")
@@ -609,7 +622,7 @@ def main():
         failure = str(error)
     except BaseException:  # Ctrl-C or SIGTERM: stop everything, leave nothing behind
         bench.stop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_workdir(workdir, base / "last-cleanup")
         raise
     bench.stop_all()
     table = markdown_table(bench.rows)
@@ -625,9 +638,7 @@ def main():
             print(f"---- {server.log_path} (tail) ----\n{server.log_tail()}", file=sys.stderr)
         print(f"work directory kept: {workdir}", file=sys.stderr)
         return 1
-    deleted = sum(len(files) for _, _, files in os.walk(workdir))
-    shutil.rmtree(workdir, ignore_errors=True)
-    (base / "last-cleanup").write_text(f"{deleted}\n")
+    remove_workdir(workdir, base / "last-cleanup")
     if bench.missed:
         print("bench: some targets missed (see the table)")
         return 2
