@@ -76,8 +76,7 @@ double cpu_seconds() {
 double machine_busy_seconds() {
     std::ifstream stat("/proc/stat");
     std::string cpu;
-    long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
-              steal = 0;
+    long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
     stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
     check(static_cast<bool>(stat) && cpu == "cpu", "read /proc/stat");
     const long long busy = user + nice + system + irq + softirq + steal;

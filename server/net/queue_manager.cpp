@@ -6,7 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <iterator>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 namespace labmta::net {
@@ -38,9 +40,36 @@ const char* status_word(OutcomeStatus status) {
     return "deferred";
 }
 
-// "mx.example.test[127.0.0.1]:25" -> "mx.example.test", for the bounce's Remote-MTA.
+// The relay= of local delivery's log lines and outcomes.
+constexpr std::string_view kLocalRelay = "local";
+
+// "mx.example.test[127.0.0.1]:25" -> "mx.example.test", for the bounce's Remote-MTA; none
+// for local delivery.
 std::string relay_host(const std::string& relay) {
-    return relay == "none" ? std::string{} : relay.substr(0, relay.find('['));
+    if (relay == "none" || relay == kLocalRelay) {
+        return {};
+    }
+    return relay.substr(0, relay.find('['));
+}
+
+// The local recipients that this attempt deferred, as outcomes of the attempt: recorded in
+// the defer file and expired with the message, as relayed recipients are (Postfix's qmgr
+// treats local(8) and smtp(8) deferrals alike).
+std::vector<RelayOutcome> local_deferrals(const spool::LocalDeliveryReport& report) {
+    std::vector<RelayOutcome> outcomes;
+    for (const spool::RecipientResult& result : report.results) {
+        if (result.status == spool::DeliveryStatus::Deferred) {
+            outcomes.push_back(
+                {{result.recipient, OutcomeStatus::Deferred, result.dsn, result.detail},
+                 std::string(kLocalRelay)});
+        }
+    }
+    return outcomes;
+}
+
+// log_local has written these already; an outcome that changed since (expired) has not.
+bool is_logged_local_deferral(const RelayOutcome& result) {
+    return result.relay == kLocalRelay && result.outcome.status == OutcomeStatus::Deferred;
 }
 
 // The recipients of file that still wait for the relay agent: not delivered, not local.
@@ -187,6 +216,11 @@ void QueueManager::on_work(uv_work_t* request) {
         if (!job.local.load_error && !job.local.removed) {
             job.remaining = self->spool_.load(job.queue_id, job.load_error);
         }
+        if (job.local.removed && job.attempt != Attempt::FirstTime) {
+            // Delivered on a retry: its defer file has nothing left to say. Should this fail,
+            // a defer file without its queue file is ignored by the tools and the scans.
+            (void)spool::remove_defer_info(self->spool_.root(), job.queue_id);
+        }
     }
 }
 
@@ -208,32 +242,43 @@ void QueueManager::after_local(Job job) {
         done_with(job.queue_id);
         return;
     }
-    // Local recipients left pending failed in local delivery just now; they wait for the
-    // next queue scan, never for the relay agent.
-    const bool has_pending = !remote_pending(*job.remaining, settings_.local_domains).empty();
-    if (!has_pending || stopping_) {
+    // Local recipients left pending failed in local delivery just now: they are retried by
+    // local delivery after their backoff, never by the relay agent.
+    std::vector<RelayOutcome> deferred = local_deferrals(job.local);
+    if (stopping_) {
         done_with(job.queue_id);
-        return;
+    } else if (!remote_pending(*job.remaining, settings_.local_domains).empty()) {
+        start_relay(std::move(job), std::move(deferred));
+    } else if (!deferred.empty()) {
+        const spool::QueueFile file = std::move(*job.remaining);
+        finish_attempt(job.queue_id, file, std::move(job.defer), std::move(deferred));
+    } else {
+        done_with(job.queue_id);
     }
-    start_relay(std::move(job));
 }
 
-void QueueManager::start_relay(Job job) {
+void QueueManager::start_relay(Job job, std::vector<RelayOutcome> local_deferred) {
     auto file = std::make_shared<spool::QueueFile>(std::move(*job.remaining));
     std::vector<std::string> recipients = remote_pending(*file, settings_.local_domains);
     relay_.deliver(file->envelope.sender,
                    std::move(recipients),
                    file->message,
-                   [this, id = job.queue_id, file, defer = std::move(job.defer)](
-                       std::vector<RelayOutcome> outcomes) mutable {
-                       finish_relay(id, *file, std::move(defer), std::move(outcomes));
+                   [this,
+                    id = job.queue_id,
+                    file,
+                    defer = std::move(job.defer),
+                    local = std::move(local_deferred)](std::vector<RelayOutcome> outcomes) mutable {
+                       outcomes.insert(outcomes.end(),
+                                       std::make_move_iterator(local.begin()),
+                                       std::make_move_iterator(local.end()));
+                       finish_attempt(id, *file, std::move(defer), std::move(outcomes));
                    });
 }
 
-void QueueManager::finish_relay(const std::string& queue_id,
-                                const spool::QueueFile& original,
-                                spool::DeferInfo defer,
-                                std::vector<RelayOutcome> outcomes) {
+void QueueManager::finish_attempt(const std::string& queue_id,
+                                  const spool::QueueFile& original,
+                                  spool::DeferInfo defer,
+                                  std::vector<RelayOutcome> outcomes) {
     if (!spool_.is_queued(queue_id)) {
         // Deleted (labmta delete) while this attempt ran: nothing left to record or retry.
         spdlog::info("{}: removed from the queue during delivery", queue_id);
@@ -288,6 +333,9 @@ void QueueManager::finish_relay(const std::string& queue_id,
         }
     }
     for (const RelayOutcome& result : outcomes) {
+        if (is_logged_local_deferral(result)) {
+            continue;
+        }
         const protocol::RecipientOutcome& outcome = result.outcome;
         spdlog::info("{}: to=<{}>, relay={}, delay={:.2f}, dsn={}, status={} ({})",
                      queue_id,

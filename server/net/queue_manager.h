@@ -79,11 +79,15 @@ private:
     void schedule(const std::string& queue_id, Attempt attempt);
     void run_next();
     void after_local(Job job);
-    void start_relay(Job job);
-    void finish_relay(const std::string& queue_id,
-                      const spool::QueueFile& file,
-                      spool::DeferInfo defer,
-                      std::vector<RelayOutcome> outcomes);
+    // Relays the remote recipients; local_deferred joins their outcomes afterwards.
+    void start_relay(Job job, std::vector<RelayOutcome> local_deferred);
+    // Records one attempt's outcomes, relayed and local: delivered marks, expiry (bounced
+    // with 5.4.7 past queue.lifetime), the defer file with the next retry, log lines,
+    // bounces, and the queue file's removal when every recipient is done.
+    void finish_attempt(const std::string& queue_id,
+                        const spool::QueueFile& file,
+                        spool::DeferInfo defer,
+                        std::vector<RelayOutcome> outcomes);
     void send_bounce(const spool::QueueFile& file,
                      const std::vector<spool::BouncedRecipient>& bounced);
     void done_with(const std::string& queue_id);

@@ -583,5 +583,90 @@ TEST_CASE("e2e relay: a local recipient whose delivery is deferred is never rela
     CHECK(sink.accepted_messages().empty());
 }
 
+// A regular file where student's Maildir folder must go, so that every local attempt fails
+// (also for root, unlike a mode); returns its path.
+std::string block_students_maildir(const std::string& spool) {
+    std::filesystem::create_directories(spool + "/mailboxes/domain.local");
+    const std::string blocker = spool + "/mailboxes/domain.local/student";
+    write_text_file(blocker, "not a folder\n");
+    return blocker;
+}
+
+// The reason in the server's first local deferral line for id and student.
+std::string first_local_deferral_reason(TestServer& server, const std::string& id) {
+    const std::string line = wait_for_log_line(
+        server.process(),
+        ": " + id + R"(: to=<student@domain\.local>, relay=local, .*status=deferred \(.+\)$)");
+    std::smatch match;
+    REQUIRE(std::regex_search(line, match, std::regex(R"(status=deferred \((.+)\)$)")));
+    return match[1];
+}
+
+TEST_CASE("e2e relay: a local delivery deferred past queue.lifetime bounces, as relayed mail does",
+          "[e2e][relay]") {
+    SmtpSink sink;
+    TempDir spool("labmta-local-expiry");
+    block_students_maildir(spool.path());
+    OutboundConfig outbound;
+    outbound.lifetime_s = 2;
+    TestServer server({config_for(sink, outbound), spool.path()});
+    const std::string marker = unique_marker();
+    const std::string id = relay_message(
+        server, "joiakim@domain.local", {"student@domain.local"}, "Subject: " + marker);
+    const std::string reason = first_local_deferral_reason(server, id);
+
+    // Postfix's maximal_queue_lifetime: the deferred recipient is returned to the sender.
+    const std::string expired = wait_for_log_line(
+        server.process(),
+        ": " + id
+            + R"(: to=<student@domain\.local>, relay=local, .*dsn=5\.4\.7, status=bounced \(message expired in queue: )"
+            + regex_escape(reason) + "\\)$",
+        kRetryWait);
+    INFO("expiry line: " << expired);
+    CHECK_FALSE(expired.empty());
+    const std::string bounce =
+        wait_for_delivery(server.maildir_new("joiakim"), "Undelivered Mail Returned to Sender");
+    REQUIRE_FALSE(bounce.empty());
+    check_bounce(bounce, "student@domain.local", reason, marker);
+    CHECK(bounce.find("Remote-MTA:") == std::string::npos);
+    CHECK(bounce.find("Diagnostic-Code: X-Labmta; message expired in queue") != std::string::npos);
+    CHECK_FALSE(wait_for_log_line(server.process(), removed_pattern(id)).empty());
+    CHECK(wait_for_file_count(server.incoming_dir(), 0));
+    CHECK_FALSE(std::filesystem::exists(spool.path() + "/defer/" + id));
+    CHECK(sink.accepted_messages().empty());
+}
+
+TEST_CASE("e2e relay: the queue shows why a local delivery is deferred until it is delivered",
+          "[e2e][relay]") {
+    SmtpSink sink;
+    TempDir spool("labmta-local-reason");
+    const std::string blocker = block_students_maildir(spool.path());
+    OutboundConfig outbound;
+    outbound.retry_s = 3600;  // no retry on its own: the listing below sees the first attempt
+    outbound.max_retry_s = 3600;
+    TestServer server({config_for(sink, outbound), spool.path()});
+    const std::string id = relay_message(
+        server, "joiakim@domain.local", {"student@domain.local"}, "Subject: " + unique_marker());
+    const std::string reason = first_local_deferral_reason(server, id);
+
+    const std::string defer_file = spool.path() + "/defer/" + id;
+    REQUIRE(wait_for_file_count(spool.path() + "/defer", 1));
+    const CommandResult listing = run_labmta({"queue", "--spool", spool.path()});
+    INFO("queue:\n" << listing.output);
+    CHECK(listing.exit_code == 0);
+    CHECK(listing.output.find(id) != std::string::npos);
+    CHECK(listing.output.find("(" + reason + ")\n") != std::string::npos);
+    CHECK(listing.output.find("student@domain.local") != std::string::npos);
+
+    // Fixed, then `labmta flush` (postqueue -f): delivered, and the deferral forgotten.
+    std::filesystem::remove(blocker);
+    CHECK(run_labmta({"flush", "--spool", spool.path()}).exit_code == 0);
+    REQUIRE(wait_for_file_count(server.maildir_new("student"), 1, kRetryWait));
+    CHECK(wait_for_file_count(server.incoming_dir(), 0));
+    CHECK(wait_for_file_count(spool.path() + "/defer", 0));
+    CHECK_FALSE(std::filesystem::exists(defer_file));
+    CHECK(run_labmta({"queue", "--spool", spool.path()}).output == "Mail queue is empty\n");
+}
+
 }  // namespace
 }  // namespace labmta::test
