@@ -116,6 +116,18 @@ void check_bounce(const std::string& bounce,
     CHECK(bounce.find(marker) != std::string::npos);  // the returned header section
 }
 
+// Waits for the log line of a message's expiry (expiry_pattern), then for the bounce it sent
+// to joiakim, the sender; returns the bounce.
+std::string expiry_bounce(TestServer& server, const std::string& expiry_pattern) {
+    const std::string expired = wait_for_log_line(server.process(), expiry_pattern, kRetryWait);
+    INFO("expiry line: " << expired);
+    CHECK_FALSE(expired.empty());
+    const std::string bounce =
+        wait_for_delivery(server.maildir_new("joiakim"), "Undelivered Mail Returned to Sender");
+    REQUIRE_FALSE(bounce.empty());
+    return bounce;
+}
+
 }  // namespace
 
 TEST_CASE("e2e relay: without AUTH a remote recipient is 554 5.7.1 Relay access denied",
@@ -477,15 +489,8 @@ TEST_CASE("e2e relay: mail deferred past queue.lifetime bounces", "[e2e][relay]"
     CHECK_FALSE(wait_for_log_line(server.process(),
                                   delivery_pattern(id, "jowadev@gmail.com", sink, "deferred"))
                     .empty());
-    const std::string expired =
-        wait_for_log_line(server.process(),
-                          ": " + id + ": to=<jowadev@gmail\\.com>, .*status=(bounced|expired)",
-                          kRetryWait);
-    INFO("expiry line: " << expired);
-    CHECK_FALSE(expired.empty());
     const std::string bounce =
-        wait_for_delivery(server.maildir_new("joiakim"), "Undelivered Mail Returned to Sender");
-    REQUIRE_FALSE(bounce.empty());
+        expiry_bounce(server, ": " + id + ": to=<jowadev@gmail\\.com>, .*status=(bounced|expired)");
     check_bounce(bounce, "jowadev@gmail.com", "451 4.3.0 try later", marker);
     CHECK_FALSE(wait_for_log_line(server.process(), removed_pattern(id)).empty());
     CHECK(wait_for_file_count(server.incoming_dir(), 0));
@@ -616,17 +621,11 @@ TEST_CASE("e2e relay: a local delivery deferred past queue.lifetime bounces, as 
     const std::string reason = first_local_deferral_reason(server, id);
 
     // Postfix's maximal_queue_lifetime: the deferred recipient is returned to the sender.
-    const std::string expired = wait_for_log_line(
-        server.process(),
+    const std::string bounce = expiry_bounce(
+        server,
         ": " + id
             + R"(: to=<student@domain\.local>, relay=local, .*dsn=5\.4\.7, status=bounced \(message expired in queue: )"
-            + regex_escape(reason) + "\\)$",
-        kRetryWait);
-    INFO("expiry line: " << expired);
-    CHECK_FALSE(expired.empty());
-    const std::string bounce =
-        wait_for_delivery(server.maildir_new("joiakim"), "Undelivered Mail Returned to Sender");
-    REQUIRE_FALSE(bounce.empty());
+            + regex_escape(reason) + "\\)$");
     check_bounce(bounce, "student@domain.local", reason, marker);
     CHECK(bounce.find("Remote-MTA:") == std::string::npos);
     CHECK(bounce.find("Diagnostic-Code: X-Labmta; message expired in queue") != std::string::npos);
