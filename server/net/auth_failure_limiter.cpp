@@ -6,8 +6,14 @@
 
 namespace labmta::net {
 
-AuthFailureLimiter::AuthFailureLimiter(unsigned max_failures, std::uint64_t window_ms)
-    : max_failures_(std::max(max_failures, 1U)), window_ms_(window_ms) {}
+AuthFailureLimiter::AuthFailureLimiter(unsigned max_failures, std::uint64_t window_ms) {
+    set_limits(max_failures, window_ms);
+}
+
+void AuthFailureLimiter::set_limits(unsigned max_failures, std::uint64_t window_ms) {
+    max_failures_ = std::max(max_failures, 1U);
+    window_ms_ = window_ms;
+}
 
 bool AuthFailureLimiter::note_failure(const std::string& ip, std::uint64_t now_ms) {
     Client& client = failures_[ip];

@@ -16,6 +16,10 @@ class AuthFailureLimiter {
 public:
     AuthFailureLimiter(unsigned max_failures, std::uint64_t window_ms);
 
+    // New limits (a reload): they decide from the next failure on, counting the failures
+    // already recorded; a block in force keeps its end.
+    void set_limits(unsigned max_failures, std::uint64_t window_ms);
+
     // Records one failure from ip at now_ms; true when ip is blocked after it.
     bool note_failure(const std::string& ip, std::uint64_t now_ms);
     // True while ip is blocked. A successful AUTH changes nothing: it is not reported here.
@@ -33,8 +37,8 @@ private:
     void forget_old(Client& client, std::uint64_t now_ms) const;
     void prune(std::uint64_t now_ms);
 
-    unsigned max_failures_;
-    std::uint64_t window_ms_;
+    unsigned max_failures_ = 1;
+    std::uint64_t window_ms_ = 0;
     std::unordered_map<std::string, Client> failures_;
     std::size_t prune_at_ = 64;  // prune every client once the map has grown to this
 };

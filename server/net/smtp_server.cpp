@@ -15,9 +15,15 @@ SmtpServer::SmtpServer(uv_loop_t* loop,
     : loop_(loop),
       settings_(std::move(settings)),
       committer_(committer),
-      // Server-wide state: a reload keeps the limiter, with the limits it started with.
+      // Server-wide state: a reload keeps the counts and changes only the limits.
       auth_failures_(settings_->limits.auth_failures_per_client,
                      std::uint64_t{settings_->limits.auth_block_time_s} * 1000) {}
+
+void SmtpServer::reload(std::shared_ptr<const SessionSettings> settings) {
+    settings_ = std::move(settings);
+    auth_failures_.set_limits(settings_->limits.auth_failures_per_client,
+                              std::uint64_t{settings_->limits.auth_block_time_s} * 1000);
+}
 
 SmtpServer::~SmtpServer() = default;
 

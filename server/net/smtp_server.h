@@ -71,10 +71,9 @@ public:
     // Called by Connection for each AUTH refused with 535; true when ip is now blocked.
     bool note_auth_failure(const std::string& ip);
 
-    // New sessions get settings; running ones keep theirs until they end.
-    void reload(std::shared_ptr<const SessionSettings> settings) {
-        settings_ = std::move(settings);
-    }
+    // New sessions get settings; running ones keep theirs until they end. The per-client
+    // AUTH failure count is the server's, so its new limits apply at once.
+    void reload(std::shared_ptr<const SessionSettings> settings);
 
     uv_loop_t* loop() const { return loop_; }
     const std::shared_ptr<const SessionSettings>& settings() const { return settings_; }

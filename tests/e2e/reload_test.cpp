@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::string_view kAuthOk = "235 2.7.0 Authentication successful";
 constexpr std::string_view kAuthFailed = "535 5.7.8 Error: authentication failed";
+constexpr std::string_view kTooManyAuthFailures =
+    "421 4.7.0 profbox.domain.local Error: too many AUTH failures";
 
 std::string auth_plain(std::string_view user, std::string_view password) {
     const std::string nul(1, '\0');
@@ -87,6 +89,28 @@ TEST_CASE("e2e reload: SIGHUP adds an account for new sessions, a running sessio
           == "552 5.3.4 Message size exceeds fixed limit");
     CHECK(new_session.ask("QUIT") == "221 2.0.0 Bye");
     check_fresh_message_delivered(server);
+}
+
+TEST_CASE("e2e reload: new AUTH failure limits per client apply after SIGHUP", "[e2e][reload]") {
+    TestServer server(options_with({{"auth_failure_delay", "0"}}));  // 10 per client: default
+    const std::string loaded = reload(server,
+                                      make_config_yaml({{"auth_failure_delay", "0"},
+                                                        {"auth_failures_per_client", "2"},
+                                                        {"auth_block_time", "60"}}),
+                                      "reload: .* loaded");
+    REQUIRE_FALSE(loaded.empty());
+    CHECK(log_lines_matching(server.process(), "reload: .* changed").empty());
+
+    SmtpClient guesser = open_session(server, "10240000");
+    CHECK(guesser.ask(auth_plain("student", "wrong")).starts_with(kAuthFailed));
+    CHECK(guesser.ask(auth_plain("student", "wrong")).starts_with(kAuthFailed));
+    CHECK(guesser.read_line() == kTooManyAuthFailures);  // the second failure from this IP
+    CHECK(guesser.read_until_closed().empty());
+    CHECK_FALSE(wait_for_log_line(server.process(),
+                                  "127\\.0\\.0\\.1: too many AUTH failures, blocked for 60s")
+                    .empty());
+    SmtpClient refused = server.connect();
+    CHECK(refused.read_until_closed() == std::string(kTooManyAuthFailures) + "\r\n");
 }
 
 TEST_CASE("e2e reload: a bad config on SIGHUP is refused and the old one stays", "[e2e][reload]") {

@@ -21,6 +21,23 @@ TEST_CASE("auth limiter: the limit within the window blocks for the window", "[a
     CHECK_FALSE(limiter.is_blocked("192.0.2.2", 3000));
 }
 
+TEST_CASE("auth limiter: new limits decide from the next failure, counting the earlier ones",
+          "[auth_limiter]") {
+    AuthFailureLimiter limiter(10, 600000);
+    CHECK_FALSE(limiter.note_failure("192.0.2.1", 1000));
+    CHECK_FALSE(limiter.note_failure("192.0.2.1", 2000));
+    limiter.set_limits(3, 5000);
+    CHECK(limiter.note_failure("192.0.2.1", 3000));  // the third within 5 s
+    CHECK(limiter.is_blocked("192.0.2.1", 7999));
+    CHECK_FALSE(limiter.is_blocked("192.0.2.1", 8000));
+    // Raised again: the same three failures no longer block.
+    limiter.set_limits(4, 5000);
+    CHECK_FALSE(limiter.note_failure("192.0.2.2", 10000));
+    CHECK_FALSE(limiter.note_failure("192.0.2.2", 10001));
+    CHECK_FALSE(limiter.note_failure("192.0.2.2", 10002));
+    CHECK(limiter.note_failure("192.0.2.2", 10003));
+}
+
 TEST_CASE("auth limiter: failures spread wider than the window never block", "[auth_limiter]") {
     AuthFailureLimiter limiter(3, 10000);
     // Every 6 s: never three within 10 s.
