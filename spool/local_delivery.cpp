@@ -245,6 +245,7 @@ std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
                     DeliveryStatus::Deferred,
                     "4.3.0",
                     "delivered to maildir, but the queue file update failed: " + error.message());
+                result.copy_in_maildir = true;
             } else if (error) {
                 result.detail += "; queue file update failed: " + error.message();
             }

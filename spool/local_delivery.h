@@ -21,6 +21,9 @@ struct RecipientResult {
     DeliveryStatus status = DeliveryStatus::Deferred;
     std::string dsn;     // "2.0.0", "4.3.0", "5.1.1"
     std::string detail;  // "delivered to maildir", or what went wrong
+    // Deferred only because the queue could not record a copy that is in new/: the retry
+    // finds that copy and settles it, so this is no failure to report or expire.
+    bool copy_in_maildir = false;
 };
 
 struct LocalDeliveryReport {

@@ -1,6 +1,7 @@
 // See queue_manager.h.
 #include "server/net/queue_manager.h"
 
+#include "server/net/delivery_outcomes.h"
 #include "server/net/uv_error.h"
 #include "spool/retry.h"
 
@@ -8,69 +9,12 @@
 
 #include <iterator>
 #include <memory>
-#include <string_view>
 #include <utility>
 
 namespace labmta::net {
 namespace {
 
 using protocol::OutcomeStatus;
-
-const char* status_word(spool::DeliveryStatus status) {
-    switch (status) {
-        case spool::DeliveryStatus::Sent:
-            return "sent";
-        case spool::DeliveryStatus::Deferred:
-            return "deferred";
-        case spool::DeliveryStatus::Bounced:
-            return "bounced";
-    }
-    return "deferred";
-}
-
-const char* status_word(OutcomeStatus status) {
-    switch (status) {
-        case OutcomeStatus::Sent:
-            return "sent";
-        case OutcomeStatus::Deferred:
-            return "deferred";
-        case OutcomeStatus::Bounced:
-            return "bounced";
-    }
-    return "deferred";
-}
-
-// The relay= of local delivery's log lines and outcomes.
-constexpr std::string_view kLocalRelay = "local";
-
-// "mx.example.test[127.0.0.1]:25" -> "mx.example.test", for the bounce's Remote-MTA; none
-// for local delivery.
-std::string relay_host(const std::string& relay) {
-    if (relay == "none" || relay == kLocalRelay) {
-        return {};
-    }
-    return relay.substr(0, relay.find('['));
-}
-
-// The local recipients that this attempt deferred, as outcomes of the attempt: recorded in
-// the defer file and expired with the message, as relayed recipients are (Postfix's qmgr
-// treats local(8) and smtp(8) deferrals alike).
-std::vector<RelayOutcome> local_deferrals(const spool::LocalDeliveryReport& report) {
-    std::vector<RelayOutcome> outcomes;
-    for (const spool::RecipientResult& result : report.results) {
-        if (result.status == spool::DeliveryStatus::Deferred) {
-            outcomes.push_back(
-                {{result.recipient, OutcomeStatus::Deferred, result.dsn, result.detail},
-                 std::string(kLocalRelay)});
-        }
-    }
-    return outcomes;
-}
-
-// log_local has written these already; an outcome that changed since (expired) has not.
-bool is_logged_local_deferral(const RelayOutcome& result) {
-    return result.relay == kLocalRelay && result.outcome.status == OutcomeStatus::Deferred;
-}
 
 // The recipients of file that still wait for the relay agent: not delivered, not local.
 std::vector<std::string> remote_pending(const spool::QueueFile& file,
@@ -235,23 +179,21 @@ void QueueManager::on_work_done(uv_work_t* request, int /*status*/) {
 
 void QueueManager::after_local(Job job) {
     log_local(job.queue_id, job.local);
-    if (!job.remaining) {
+    // Local recipients left pending failed in local delivery just now: they are retried by
+    // local delivery after their backoff, never by the relay agent.
+    std::vector<RelayOutcome> failed = local_failures(job.local);
+    if (!job.remaining || stopping_) {
+        // Nothing to record them in, or no time: the next scan or start retries them.
+        log_outcomes(job.queue_id, job.local.arrival_us, failed);
         if (job.load_error) {
             spdlog::error("{}: cannot read queue file: {}", job.queue_id, job.load_error.message());
         }
         done_with(job.queue_id);
-        return;
-    }
-    // Local recipients left pending failed in local delivery just now: they are retried by
-    // local delivery after their backoff, never by the relay agent.
-    std::vector<RelayOutcome> deferred = local_deferrals(job.local);
-    if (stopping_) {
-        done_with(job.queue_id);
     } else if (!remote_pending(*job.remaining, settings_.local_domains).empty()) {
-        start_relay(std::move(job), std::move(deferred));
-    } else if (!deferred.empty()) {
-        const spool::QueueFile file = std::move(*job.remaining);
-        finish_attempt(job.queue_id, file, std::move(job.defer), std::move(deferred));
+        start_relay(std::move(job), std::move(failed));
+    } else if (!failed.empty()) {
+        finish_attempt(
+            job.queue_id, std::move(*job.remaining), std::move(job.defer), std::move(failed));
     } else {
         done_with(job.queue_id);
     }
@@ -276,7 +218,7 @@ void QueueManager::start_relay(Job job, std::vector<RelayOutcome> local_deferred
 }
 
 void QueueManager::finish_attempt(const std::string& queue_id,
-                                  const spool::QueueFile& original,
+                                  spool::QueueFile file,
                                   spool::DeferInfo defer,
                                   std::vector<RelayOutcome> outcomes) {
     if (!spool_.is_queued(queue_id)) {
@@ -285,25 +227,44 @@ void QueueManager::finish_attempt(const std::string& queue_id,
         done_with(queue_id);
         return;
     }
-    spool::QueueFile file = original;
     const std::int64_t now_us = clock_.now_us();
-    const bool expired = spool::is_expired(file.arrival_us, now_us, settings_.lifetime_s);
+    if (spool::is_expired(file.arrival_us, now_us, settings_.lifetime_s)) {
+        expire_deferred(outcomes);
+    }
+    // The spool is updated before the log lines are written: whoever reads the log and then
+    // the queue (a person, a test) finds the state the log speaks of.
+    const std::vector<spool::BouncedRecipient> bounced = record_settled(queue_id, file, outcomes);
+    const bool all_done =
+        std::find(file.delivered.begin(), file.delivered.end(), false) == file.delivered.end();
+    if (!all_done) {
+        record_deferred(queue_id, defer.attempts + 1, outcomes, now_us);
+    }
+    log_outcomes(queue_id, file.arrival_us, outcomes);
+    if (!bounced.empty() && spool::should_bounce(file.envelope.sender)) {
+        send_bounce(file, bounced);
+    }
+    if (all_done) {
+        const std::error_code error = spool_.remove(queue_id);
+        spool::remove_defer_info(spool_.root(), queue_id);
+        if (error) {
+            spdlog::error("{}: cannot remove queue file: {}", queue_id, error.message());
+        } else {
+            spdlog::info("{}: removed", queue_id);
+        }
+    }
+    done_with(queue_id);
+}
+
+std::vector<spool::BouncedRecipient> QueueManager::record_settled(
+    const std::string& queue_id,
+    spool::QueueFile& file,
+    const std::vector<RelayOutcome>& outcomes) {
     std::vector<spool::BouncedRecipient> bounced;
-    spool::DeferInfo next;
-    next.attempts = defer.attempts + 1;
-    for (RelayOutcome& result : outcomes) {
-        protocol::RecipientOutcome& outcome = result.outcome;
-        if (outcome.status == OutcomeStatus::Deferred && expired) {
-            // RFC 3463 X.4.7: delivery time expired; returned to the sender.
-            outcome.status = OutcomeStatus::Bounced;
-            outcome.dsn = "5.4.7";
-            outcome.reply = "message expired in queue: " + outcome.reply;
-        }
-        if (outcome.status == OutcomeStatus::Deferred) {
-            next.recipients.push_back({outcome.recipient, outcome.dsn, outcome.reply});
-            continue;
-        }
-        const std::size_t index = pending_index(file, outcome.recipient);
+    for (const RelayOutcome& result : outcomes) {
+        const protocol::RecipientOutcome& outcome = result.outcome;
+        const std::size_t index = outcome.status == OutcomeStatus::Deferred
+                                      ? std::string::npos
+                                      : pending_index(file, outcome.recipient);
         if (index == std::string::npos) {
             continue;
         }
@@ -320,45 +281,30 @@ void QueueManager::finish_attempt(const std::string& queue_id,
                 {outcome.recipient, outcome.dsn, relay_host(result.relay), outcome.reply});
         }
     }
-    // The spool is updated before the log lines are written: whoever reads the log and then
-    // the queue (a person, a test) finds the state the log speaks of.
-    const bool all_done =
-        std::find(file.delivered.begin(), file.delivered.end(), false) == file.delivered.end();
-    if (!all_done && !next.recipients.empty()) {
-        const std::int64_t delay = spool::next_retry_delay_s(
-            next.attempts, settings_.first_retry_s, settings_.max_retry_s);
-        next.next_attempt_us = now_us + delay * 1'000'000;
-        if (const std::error_code error = spool::write_defer_info(spool_.root(), queue_id, next)) {
-            spdlog::error("{}: cannot write defer file: {}", queue_id, error.message());
-        }
-    }
+    return bounced;
+}
+
+void QueueManager::record_deferred(const std::string& queue_id,
+                                   unsigned attempts,
+                                   const std::vector<RelayOutcome>& outcomes,
+                                   std::int64_t now_us) {
+    spool::DeferInfo next;
+    next.attempts = attempts;
     for (const RelayOutcome& result : outcomes) {
-        if (is_logged_local_deferral(result)) {
-            continue;
-        }
         const protocol::RecipientOutcome& outcome = result.outcome;
-        spdlog::info("{}: to=<{}>, relay={}, delay={:.2f}, dsn={}, status={} ({})",
-                     queue_id,
-                     outcome.recipient,
-                     result.relay,
-                     delay_s(file.arrival_us),
-                     outcome.dsn,
-                     status_word(outcome.status),
-                     outcome.reply);
-    }
-    if (!bounced.empty() && spool::should_bounce(file.envelope.sender)) {
-        send_bounce(file, bounced);
-    }
-    if (all_done) {
-        const std::error_code error = spool_.remove(queue_id);
-        spool::remove_defer_info(spool_.root(), queue_id);
-        if (error) {
-            spdlog::error("{}: cannot remove queue file: {}", queue_id, error.message());
-        } else {
-            spdlog::info("{}: removed", queue_id);
+        if (outcome.status == OutcomeStatus::Deferred) {
+            next.recipients.push_back({outcome.recipient, outcome.dsn, outcome.reply});
         }
     }
-    done_with(queue_id);
+    if (next.recipients.empty()) {
+        return;
+    }
+    const std::int64_t delay =
+        spool::next_retry_delay_s(attempts, settings_.first_retry_s, settings_.max_retry_s);
+    next.next_attempt_us = now_us + delay * 1'000'000;
+    if (const std::error_code error = spool::write_defer_info(spool_.root(), queue_id, next)) {
+        spdlog::error("{}: cannot write defer file: {}", queue_id, error.message());
+    }
 }
 
 void QueueManager::send_bounce(const spool::QueueFile& file,
@@ -422,17 +368,26 @@ void QueueManager::log_local(const std::string& queue_id,
         spdlog::error("{}: cannot read queue file: {}", queue_id, report.load_error.message());
         return;
     }
-    for (const spool::RecipientResult& result : report.results) {
-        spdlog::info("{}: to=<{}>, relay=local, delay={:.2f}, dsn={}, status={} ({})",
-                     queue_id,
-                     result.recipient,
-                     delay_s(report.arrival_us),
-                     result.dsn,
-                     status_word(result.status),
-                     result.detail);
-    }
+    // Failures are logged with the rest of the attempt, once recorded (after_local).
+    log_outcomes(queue_id, report.arrival_us, local_settled(report));
     if (report.removed) {
         spdlog::info("{}: removed", queue_id);
+    }
+}
+
+void QueueManager::log_outcomes(const std::string& queue_id,
+                                std::int64_t arrival_us,
+                                const std::vector<RelayOutcome>& outcomes) const {
+    for (const RelayOutcome& result : outcomes) {
+        const protocol::RecipientOutcome& outcome = result.outcome;
+        spdlog::info("{}: to=<{}>, relay={}, delay={:.2f}, dsn={}, status={} ({})",
+                     queue_id,
+                     outcome.recipient,
+                     result.relay,
+                     delay_s(arrival_us),
+                     outcome.dsn,
+                     status_word(outcome.status),
+                     outcome.reply);
     }
 }
 

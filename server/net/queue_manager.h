@@ -85,13 +85,27 @@ private:
     // with 5.4.7 past queue.lifetime), the defer file with the next retry, log lines,
     // bounces, and the queue file's removal when every recipient is done.
     void finish_attempt(const std::string& queue_id,
-                        const spool::QueueFile& file,
+                        spool::QueueFile file,
                         spool::DeferInfo defer,
                         std::vector<RelayOutcome> outcomes);
+    // Marks the recipients that are done (sent or bounced) in file and its queue file; returns
+    // the bounced ones.
+    std::vector<spool::BouncedRecipient> record_settled(const std::string& queue_id,
+                                                        spool::QueueFile& file,
+                                                        const std::vector<RelayOutcome>& outcomes);
+    // Writes the defer file for the deferred outcomes, with the next retry time.
+    void record_deferred(const std::string& queue_id,
+                         unsigned attempts,
+                         const std::vector<RelayOutcome>& outcomes,
+                         std::int64_t now_us);
     void send_bounce(const spool::QueueFile& file,
                      const std::vector<spool::BouncedRecipient>& bounced);
     void done_with(const std::string& queue_id);
     void log_local(const std::string& queue_id, const spool::LocalDeliveryReport& report);
+    // One maillog line per recipient, as Postfix's delivery agents write them.
+    void log_outcomes(const std::string& queue_id,
+                      std::int64_t arrival_us,
+                      const std::vector<RelayOutcome>& outcomes) const;
     double delay_s(std::int64_t arrival_us) const;
 
     uv_loop_t* loop_;

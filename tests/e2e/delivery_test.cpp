@@ -3,6 +3,7 @@
 #include "spool/queue_file.h"
 #include "tests/e2e/harness.h"
 #include "tests/support/dialog.h"
+#include "tests/support/spool_fixture.h"
 
 #include <catch2/catch.hpp>
 
@@ -82,6 +83,17 @@ std::int64_t now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+// A queue file from queued@domain.local that arrived now, no recipient delivered yet.
+spool::QueueFile queue_file_by_hand(std::string queue_id,
+                                    std::vector<std::string> recipients,
+                                    std::string message) {
+    spool::QueueFile file =
+        make_queue_file(std::move(recipients), std::move(message), "queued@domain.local");
+    file.queue_id = std::move(queue_id);
+    file.arrival_us = now_us();
+    return file;
 }
 
 }  // namespace
@@ -185,24 +197,18 @@ TEST_CASE("e2e: a message already in incoming/ at start is delivered after start
     TempDir spool_parent;
     const std::string spool = spool_parent / "spool";
     const std::string marker = unique_marker();
-    spool::QueueFile file;
-    file.queue_id = "0123456789AB";
-    file.arrival_us = now_us();
-    file.envelope.sender = "queued@domain.local";
-    file.envelope.recipients = {"student@domain.local", "teacher@domain.local"};
-    file.envelope.helo = "queued.example";
-    file.envelope.protocol = "ESMTP";
-    file.envelope.client_host = "localhost";
-    file.envelope.client_ip = "127.0.0.1";
+    spool::QueueFile file = queue_file_by_hand(
+        "0123456789AB",
+        {"student@domain.local", "teacher@domain.local"},
+        "Received: from queued.example (localhost [127.0.0.1])\n"
+        "\tby profbox.domain.local (labmta) with ESMTP id 0123456789AB\n"
+        "\tfor <student@domain.local>; Mon, 2 Nov 2026 10:00:00 +0100\n"
+        "Subject: queued before start\n"
+        "Date: Mon, 2 Nov 2026 10:00:00 +0100\n"
+        "Message-ID: <queued." + marker + "@profbox.domain.local>\n"
+        "\n"
+        "waiting in the queue " + marker + "\n");
     file.delivered = {false, true};  // teacher got it before the "crash"
-    file.message = "Received: from queued.example (localhost [127.0.0.1])\n"
-                   "\tby profbox.domain.local (labmta) with ESMTP id 0123456789AB\n"
-                   "\tfor <student@domain.local>; Mon, 2 Nov 2026 10:00:00 +0100\n"
-                   "Subject: queued before start\n"
-                   "Date: Mon, 2 Nov 2026 10:00:00 +0100\n"
-                   "Message-ID: <queued." + marker + "@profbox.domain.local>\n"
-                   "\n"
-                   "waiting in the queue " + marker + "\n";
     queue_message_by_hand(spool, file);
 
     TestServer server(TestServerOptions{.config_yaml = "", .spool_dir = spool});
@@ -213,6 +219,51 @@ TEST_CASE("e2e: a message already in incoming/ at start is delivered after start
     CHECK(wait_for_file_count(server.incoming_dir(), 0));
     CHECK(list_files(server.maildir_new("teacher")).empty());
     check_fresh_message_delivered(server);
+}
+
+TEST_CASE("e2e: a copy already in a Maildir is never bounced when the queue cannot record it",
+          "[e2e]") {
+    namespace fs = std::filesystem;
+    TempDir spool_parent;
+    const std::string spool = spool_parent / "spool";
+    // A regular file where teacher's Maildir folder must go: that delivery always fails.
+    fs::create_directories(spool + "/mailboxes/domain.local");
+    write_text_file(spool + "/mailboxes/domain.local/teacher", "not a folder\n");
+    const std::string marker = unique_marker();
+    spool::QueueFile file = queue_file_by_hand("0123456789AC",
+                                               {"student@domain.local", "teacher@domain.local"},
+                                               "Subject: " + marker + "\n\n" + marker + "\n");
+    file.arrival_us -= std::int64_t{3600} * 1'000'000;  // past queue.lifetime
+    queue_message_by_hand(spool, file);
+    // Readable, not writable: student's copy lands in new/, but the queue cannot record it.
+    fs::permissions(spool + "/incoming/" + file.queue_id,
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    OutboundConfig outbound;
+    outbound.lifetime_s = 60;
+    TestServer server(
+        TestServerOptions{.config_yaml = make_outbound_config_yaml(outbound), .spool_dir = spool});
+
+    REQUIRE_FALSE(wait_for_delivery(server.maildir_new("student"), marker).empty());
+    const std::string bounce =
+        wait_for_delivery(server.maildir_new("queued"), "Undelivered Mail Returned to Sender");
+    INFO("bounce:\n" << bounce);
+    REQUIRE_FALSE(bounce.empty());
+    CHECK(bounce.find("Final-Recipient: rfc822; teacher@domain.local") != std::string::npos);
+    CHECK(bounce.find("student@domain.local") == std::string::npos);
+    CHECK_FALSE(wait_for_log_line(server.process(),
+                                  R"(: 0123456789AC: to=<student@domain\.local>, relay=local, )"
+                                  R"(.*status=deferred \(delivered to maildir, but the queue)")
+                    .empty());
+    CHECK(log_lines_matching(server.process(), R"(to=<student@domain\.local>.*status=bounced)")
+              .empty());
+    // One line for teacher's expired attempt, as for a relayed recipient: not "deferred" too.
+    CHECK_FALSE(wait_for_log_line(server.process(),
+                                  R"(to=<teacher@domain\.local>, relay=local, .*dsn=5\.4\.7, )"
+                                  R"(status=bounced \(message expired in queue: )")
+                    .empty());
+    CHECK(log_lines_matching(server.process(), R"(to=<teacher@domain\.local>.*status=deferred)")
+              .empty());
+    CHECK(list_files(server.maildir_new("student")).size() == 1);
 }
 
 TEST_CASE("e2e: SIGTERM during DATA lets the message finish, and it is delivered", "[e2e]") {

@@ -2,6 +2,7 @@
 // test on 127.0.0.1, so that "outside" addresses (gmail.com) are only strings and no name is
 // ever looked up. The relay policy, what arrives at the relayhost and how it is logged,
 // deferral and retry, bounces, the queue lifetime and a restart with deferred mail.
+#include "spool/defer_file.h"
 #include "tests/e2e/harness.h"
 #include "tests/support/dialog.h"
 #include "tests/support/smtp_sink.h"
@@ -9,7 +10,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -650,6 +653,14 @@ TEST_CASE("e2e relay: the queue shows why a local delivery is deferred until it 
 
     const std::string defer_file = spool.path() + "/defer/" + id;
     REQUIRE(wait_for_file_count(spool.path() + "/defer", 1));
+    // Retried after queue.retry (an hour), not at every queue scan.
+    const std::optional<spool::DeferInfo> defer = spool::read_defer_info(spool.path(), id);
+    REQUIRE(defer.has_value());
+    CHECK(defer->attempts == 1);
+    const auto in_an_hour = std::chrono::system_clock::now() + std::chrono::seconds(3500);
+    CHECK(defer->next_attempt_us
+          > std::chrono::duration_cast<std::chrono::microseconds>(in_an_hour.time_since_epoch())
+                .count());
     const CommandResult listing = run_labmta({"queue", "--spool", spool.path()});
     INFO("queue:\n" << listing.output);
     CHECK(listing.exit_code == 0);

@@ -30,12 +30,22 @@ TEST_CASE("auth limiter: new limits decide from the next failure, counting the e
     CHECK(limiter.note_failure("192.0.2.1", 3000));  // the third within 5 s
     CHECK(limiter.is_blocked("192.0.2.1", 7999));
     CHECK_FALSE(limiter.is_blocked("192.0.2.1", 8000));
-    // Raised again: the same three failures no longer block.
-    limiter.set_limits(4, 5000);
-    CHECK_FALSE(limiter.note_failure("192.0.2.2", 10000));
-    CHECK_FALSE(limiter.note_failure("192.0.2.2", 10001));
-    CHECK_FALSE(limiter.note_failure("192.0.2.2", 10002));
-    CHECK(limiter.note_failure("192.0.2.2", 10003));
+}
+
+TEST_CASE("auth limiter: new limits leave a block in force as it is", "[auth_limiter]") {
+    AuthFailureLimiter limiter(2, 10000);
+    CHECK_FALSE(limiter.note_failure("192.0.2.1", 0));
+    CHECK(limiter.note_failure("192.0.2.1", 100));  // blocked until 10,100
+    limiter.set_limits(5, 1000);
+    CHECK(limiter.is_blocked("192.0.2.1", 10099));
+    CHECK_FALSE(limiter.is_blocked("192.0.2.1", 10100));
+    // From then on five failures within 1 s block, for 1 s.
+    for (std::uint64_t now = 20000; now < 20004; ++now) {
+        CHECK_FALSE(limiter.note_failure("192.0.2.1", now));
+    }
+    CHECK(limiter.note_failure("192.0.2.1", 20004));
+    CHECK(limiter.is_blocked("192.0.2.1", 21003));
+    CHECK_FALSE(limiter.is_blocked("192.0.2.1", 21004));
 }
 
 TEST_CASE("auth limiter: failures spread wider than the window never block", "[auth_limiter]") {
