@@ -258,16 +258,16 @@ class Bench:
         floor_before = self.measure_floor(key, sessions)
         # Before the run, not after it: then the kernel is still writing back its files.
         files_cpu_s = self.files_cpu_s(key, sessions) if floor_before and sessions > 1 else None
-        sink_cpu = process_cpu_s(self.postfix.sink.pid)
+        sink_cpu_before = sum(process_cpu_s(self.postfix.sink.pid))
         sink_s, source_cpu = self.postfix.source(self.postfix.sink_port, **run)
-        sink_cpu = sum(process_cpu_s(self.postfix.sink.pid)) - sum(sink_cpu)
-        start, labmta_cpu = time.monotonic(), process_cpu_s(server.pid)
+        sink_cpu = sum(process_cpu_s(self.postfix.sink.pid)) - sink_cpu_before
+        start, labmta_cpu_before = time.monotonic(), process_cpu_s(server.pid)
         labmta_s, _ = self.postfix.source(server.port, **run)
         # smtp-source exits non-zero on any error reply, so all were accepted (250).
         delivered = server.wait_delivered(user, messages, timeout_s=60 + messages * 0.02)
         done_s = time.monotonic() - start
         labmta_cpu = [after - before
-                      for after, before in zip(process_cpu_s(server.pid), labmta_cpu)]
+                      for after, before in zip(process_cpu_s(server.pid), labmta_cpu_before)]
         labmta_rate, sink_rate = messages / labmta_s, messages / sink_s
         ratio = labmta_rate / sink_rate
         lost = delivered != messages

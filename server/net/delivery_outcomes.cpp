@@ -2,7 +2,6 @@
 #include "server/net/delivery_outcomes.h"
 
 namespace labmta::net {
-namespace {
 
 using protocol::OutcomeStatus;
 
@@ -17,23 +16,6 @@ OutcomeStatus to_outcome_status(spool::DeliveryStatus status) {
     }
     return OutcomeStatus::Deferred;
 }
-
-RelayOutcome to_outcome(const spool::RecipientResult& result) {
-    return {{result.recipient, to_outcome_status(result.status), result.dsn, result.detail},
-            std::string(kLocalRelay)};
-}
-
-std::vector<RelayOutcome> local_outcomes(const spool::LocalDeliveryReport& report, bool failures) {
-    std::vector<RelayOutcome> outcomes;
-    for (const spool::RecipientResult& result : report.results) {
-        if (is_local_failure(result) == failures) {
-            outcomes.push_back(to_outcome(result));
-        }
-    }
-    return outcomes;
-}
-
-}  // namespace
 
 const char* status_word(OutcomeStatus status) {
     switch (status) {
@@ -59,11 +41,15 @@ bool is_local_failure(const spool::RecipientResult& result) {
 }
 
 std::vector<RelayOutcome> local_failures(const spool::LocalDeliveryReport& report) {
-    return local_outcomes(report, true);
-}
-
-std::vector<RelayOutcome> local_settled(const spool::LocalDeliveryReport& report) {
-    return local_outcomes(report, false);
+    std::vector<RelayOutcome> outcomes;
+    for (const spool::RecipientResult& result : report.results) {
+        if (is_local_failure(result)) {
+            outcomes.push_back(
+                {{result.recipient, to_outcome_status(result.status), result.dsn, result.detail},
+                 std::string(kLocalRelay)});
+        }
+    }
+    return outcomes;
 }
 
 void expire_deferred(std::vector<RelayOutcome>& outcomes) {

@@ -18,6 +18,8 @@ inline constexpr std::string_view kLocalRelay = "local";
 // "sent", "deferred", "bounced": the status= of a maillog line.
 const char* status_word(protocol::OutcomeStatus status);
 
+protocol::OutcomeStatus to_outcome_status(spool::DeliveryStatus status);
+
 // "mx.example.test[127.0.0.1]:25" -> "mx.example.test", for a bounce's Remote-MTA; "" for
 // local delivery and for "none" (no server reached).
 std::string relay_host(const std::string& relay);
@@ -28,9 +30,8 @@ std::string relay_host(const std::string& relay);
 // the queue could not record is no failure: the retry finds it and settles it.
 bool is_local_failure(const spool::RecipientResult& result);
 
-// The outcomes of the report's failures (is_local_failure), and of the rest.
+// The outcomes of the report's failures (is_local_failure).
 std::vector<RelayOutcome> local_failures(const spool::LocalDeliveryReport& report);
-std::vector<RelayOutcome> local_settled(const spool::LocalDeliveryReport& report);
 
 // RFC 3463 X.4.7, delivery time expired: past queue.lifetime every deferred outcome becomes a
 // 5.4.7 bounce, "message expired in queue: <reason>", returned to the sender.

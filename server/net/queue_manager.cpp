@@ -369,7 +369,14 @@ void QueueManager::log_local(const std::string& queue_id,
         return;
     }
     // Failures are logged with the rest of the attempt, once recorded (after_local).
-    log_outcomes(queue_id, report.arrival_us, local_settled(report));
+    for (const spool::RecipientResult& result : report.results) {
+        if (!is_local_failure(result)) {
+            log_delivery(queue_id,
+                         report.arrival_us,
+                         {result.recipient, kLocalRelay, result.dsn, result.detail},
+                         to_outcome_status(result.status));
+        }
+    }
     if (report.removed) {
         spdlog::info("{}: removed", queue_id);
     }
@@ -380,15 +387,25 @@ void QueueManager::log_outcomes(const std::string& queue_id,
                                 const std::vector<RelayOutcome>& outcomes) const {
     for (const RelayOutcome& result : outcomes) {
         const protocol::RecipientOutcome& outcome = result.outcome;
-        spdlog::info("{}: to=<{}>, relay={}, delay={:.2f}, dsn={}, status={} ({})",
-                     queue_id,
-                     outcome.recipient,
-                     result.relay,
-                     delay_s(arrival_us),
-                     outcome.dsn,
-                     status_word(outcome.status),
-                     outcome.reply);
+        log_delivery(queue_id,
+                     arrival_us,
+                     {outcome.recipient, result.relay, outcome.dsn, outcome.reply},
+                     outcome.status);
     }
+}
+
+void QueueManager::log_delivery(const std::string& queue_id,
+                                std::int64_t arrival_us,
+                                const DeliveryLine& line,
+                                OutcomeStatus status) const {
+    spdlog::info("{}: to=<{}>, relay={}, delay={:.2f}, dsn={}, status={} ({})",
+                 queue_id,
+                 line.recipient,
+                 line.relay,
+                 delay_s(arrival_us),
+                 line.dsn,
+                 status_word(status),
+                 line.text);
 }
 
 double QueueManager::delay_s(std::int64_t arrival_us) const {

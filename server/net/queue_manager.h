@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace labmta::net {
@@ -106,6 +107,17 @@ private:
     void log_outcomes(const std::string& queue_id,
                       std::int64_t arrival_us,
                       const std::vector<RelayOutcome>& outcomes) const;
+    // The fields of one such line, viewed where they are (no copies on the delivery path).
+    struct DeliveryLine {
+        std::string_view recipient;
+        std::string_view relay;
+        std::string_view dsn;
+        std::string_view text;  // the reply, or local delivery's detail
+    };
+    void log_delivery(const std::string& queue_id,
+                      std::int64_t arrival_us,
+                      const DeliveryLine& line,
+                      protocol::OutcomeStatus status) const;
     double delay_s(std::int64_t arrival_us) const;
 
     uv_loop_t* loop_;

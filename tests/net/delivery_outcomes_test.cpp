@@ -7,7 +7,6 @@
 using labmta::net::expire_deferred;
 using labmta::net::is_local_failure;
 using labmta::net::local_failures;
-using labmta::net::local_settled;
 using labmta::net::relay_host;
 using labmta::net::RelayOutcome;
 using labmta::protocol::OutcomeStatus;
@@ -50,12 +49,6 @@ TEST_CASE("outcomes: a copy in the Maildir that the queue could not record is no
     CHECK(failed[0].outcome.dsn == "4.3.0");
     CHECK(failed[0].outcome.reply == "Not a directory");
     CHECK(failed[0].relay == "local");
-
-    const std::vector<RelayOutcome> settled = local_settled(report);
-    REQUIRE(settled.size() == 2);
-    CHECK(settled[0].outcome.status == OutcomeStatus::Sent);
-    CHECK(settled[1].outcome.recipient == "c@domain.local");
-    CHECK(settled[1].outcome.status == OutcomeStatus::Deferred);
 }
 
 TEST_CASE("outcomes: expiry bounces what is deferred with 5.4.7 and leaves the rest",
