@@ -55,6 +55,7 @@ QueueManager::QueueManager(uv_loop_t* loop,
       ids_(clock, random),
       relay_(relay) {
     work_.data = this;
+    record_work_.data = this;
     uv_timer_init(loop_, &scan_timer_);
     scan_timer_.data = this;
     uv_timer_init(loop_, &gather_timer_);
@@ -221,10 +222,53 @@ void QueueManager::finish_attempt(const std::string& queue_id,
                                   spool::QueueFile file,
                                   spool::DeferInfo defer,
                                   std::vector<RelayOutcome> outcomes) {
+    records_.push_back(
+        {queue_id, std::move(file), std::move(defer), std::move(outcomes), random_.next_u64(), {}});
+    run_next_record();
+}
+
+// Not held back while stopping: the outcomes of the attempts that stop() aborted are recorded
+// before the loop ends, as their deferrals must be.
+void QueueManager::run_next_record() {
+    if (recording_ || records_.empty()) {
+        return;
+    }
+    recording_.emplace(std::move(records_.front()));
+    records_.pop_front();
+    const int rc = uv_queue_work(
+        loop_, &record_work_, &QueueManager::on_record_work, &QueueManager::on_record_done);
+    if (rc != 0) {
+        // Only when the loop is broken. Unrecorded, the recipients are tried again later.
+        spdlog::error(
+            "{}: cannot record the delivery attempt: {}", recording_->queue_id, uv_error_text(rc));
+        done_with(recording_->queue_id);
+        recording_.reset();
+    }
+}
+
+void QueueManager::on_record_work(uv_work_t* request) {
+    auto* self = static_cast<QueueManager*>(request->data);
+    self->record(*self->recording_);
+}
+
+void QueueManager::on_record_done(uv_work_t* request, int /*status*/) {
+    auto* self = static_cast<QueueManager*>(request->data);
+    const Record done = std::move(*self->recording_);
+    self->recording_.reset();
+    if (!done.bounce_id.empty()) {
+        self->schedule(done.bounce_id, Attempt::FirstTime);
+    }
+    self->done_with(done.queue_id);
+    self->run_next_record();
+}
+
+void QueueManager::record(Record& attempt) {
+    const std::string& queue_id = attempt.queue_id;
+    spool::QueueFile& file = attempt.file;
+    std::vector<RelayOutcome>& outcomes = attempt.outcomes;
     if (!spool_.is_queued(queue_id)) {
         // Deleted (labmta delete) while this attempt ran: nothing left to record or retry.
         spdlog::info("{}: removed from the queue during delivery", queue_id);
-        done_with(queue_id);
         return;
     }
     const std::int64_t now_us = clock_.now_us();
@@ -237,11 +281,11 @@ void QueueManager::finish_attempt(const std::string& queue_id,
     const bool all_done =
         std::find(file.delivered.begin(), file.delivered.end(), false) == file.delivered.end();
     if (!all_done) {
-        record_deferred(queue_id, defer.attempts + 1, outcomes, now_us);
+        record_deferred(queue_id, attempt.defer.attempts + 1, outcomes, now_us);
     }
     log_outcomes(queue_id, file.arrival_us, outcomes);
     if (!bounced.empty() && spool::should_bounce(file.envelope.sender)) {
-        send_bounce(file, bounced);
+        attempt.bounce_id = queue_bounce(file, bounced, attempt.bounce_seed);
     }
     if (all_done) {
         const std::error_code error = spool_.remove(queue_id);
@@ -252,7 +296,6 @@ void QueueManager::finish_attempt(const std::string& queue_id,
             spdlog::info("{}: removed", queue_id);
         }
     }
-    done_with(queue_id);
 }
 
 std::vector<spool::BouncedRecipient> QueueManager::record_settled(
@@ -307,8 +350,9 @@ void QueueManager::record_deferred(const std::string& queue_id,
     }
 }
 
-void QueueManager::send_bounce(const spool::QueueFile& file,
-                               const std::vector<spool::BouncedRecipient>& bounced) {
+std::string QueueManager::queue_bounce(const spool::QueueFile& file,
+                                       const std::vector<spool::BouncedRecipient>& bounced,
+                                       std::uint64_t seed) {
     const std::int64_t now_us = clock_.now_us();
     spool::BounceInput input;
     input.hostname = settings_.hostname;
@@ -318,7 +362,7 @@ void QueueManager::send_bounce(const spool::QueueFile& file,
     input.now_us = now_us;
     input.recipients = bounced;
     input.original_message = file.message;
-    input.seed = random_.next_u64();
+    input.seed = seed;
     common::Envelope envelope;
     envelope.sender = "";  // a bounce never bounces (RFC 5321 4.5.5)
     envelope.recipients = {file.envelope.sender};
@@ -339,10 +383,10 @@ void QueueManager::send_bounce(const spool::QueueFile& file,
         spdlog::error("{}: cannot queue the non-delivery notification: {}",
                       file.queue_id,
                       result.error.message());
-        return;
+        return {};
     }
     spdlog::info("{}: sender non-delivery notification: {}", file.queue_id, result.queue_id);
-    schedule(result.queue_id, Attempt::FirstTime);
+    return result.queue_id;
 }
 
 void QueueManager::done_with(const std::string& queue_id) {

@@ -82,13 +82,28 @@ private:
     void after_local(Job job);
     // Relays the remote recipients; local_deferred joins their outcomes afterwards.
     void start_relay(Job job, std::vector<RelayOutcome> local_deferred);
-    // Records one attempt's outcomes, relayed and local: delivered marks, expiry (bounced
-    // with 5.4.7 past queue.lifetime), the defer file with the next retry, log lines,
-    // bounces, and the queue file's removal when every recipient is done.
+    // One attempt's outcomes, relayed and local, waiting to be recorded (record()).
+    struct Record {
+        std::string queue_id;
+        spool::QueueFile file;
+        spool::DeferInfo defer;
+        std::vector<RelayOutcome> outcomes;
+        std::uint64_t bounce_seed = 0;  // drawn on the loop: random_ is not the pool's
+        std::string bounce_id;          // set by record(): the notification it queued, if any
+    };
+    // Queues the attempt's outcomes for record(), on the thread pool: the loop never waits
+    // for the disk. The message stays scheduled until they are recorded.
     void finish_attempt(const std::string& queue_id,
                         spool::QueueFile file,
                         spool::DeferInfo defer,
                         std::vector<RelayOutcome> outcomes);
+    void run_next_record();
+    static void on_record_work(uv_work_t* request);
+    static void on_record_done(uv_work_t* request, int status);
+    // Runs on a thread-pool thread, one record at a time (ids_ is its own): delivered marks,
+    // expiry (bounced with 5.4.7 past queue.lifetime), the defer file with the next retry,
+    // log lines, the bounce, and the queue file's removal when every recipient is done.
+    void record(Record& attempt);
     // Marks the recipients that are done (sent or bounced) in file and its queue file; returns
     // the bounced ones.
     std::vector<spool::BouncedRecipient> record_settled(const std::string& queue_id,
@@ -99,8 +114,10 @@ private:
                          unsigned attempts,
                          const std::vector<RelayOutcome>& outcomes,
                          std::int64_t now_us);
-    void send_bounce(const spool::QueueFile& file,
-                     const std::vector<spool::BouncedRecipient>& bounced);
+    // Queues a delivery status notification to the sender; returns its queue ID, or "".
+    std::string queue_bounce(const spool::QueueFile& file,
+                             const std::vector<spool::BouncedRecipient>& bounced,
+                             std::uint64_t seed);
     void done_with(const std::string& queue_id);
     void log_local(const std::string& queue_id, const spool::LocalDeliveryReport& report);
     // One maillog line per recipient, as Postfix's delivery agents write them.
@@ -136,6 +153,9 @@ private:
     std::deque<std::pair<std::string, Attempt>> pending_;
     std::set<std::string> scheduled_;  // pending, running or relaying: one job per message
     std::vector<Job> current_;         // the group being delivered on the thread pool
+    uv_work_t record_work_{};
+    std::deque<Record> records_;       // waiting for the thread pool
+    std::optional<Record> recording_;  // on the thread pool
     // A group is bounded so that one slow group does not hold up the messages behind it.
     static constexpr std::size_t kMaxDeliveryGroup = 64;
     // How long a group shorter than that waits for more messages before it starts.

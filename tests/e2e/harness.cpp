@@ -138,6 +138,7 @@ TestServer::TestServer(TestServerOptions options) {
     serve.spool_dir = spool_;
     serve.work_dir = dir_.path();
     serve.user = options.user;
+    serve.environment = options.environment;
     if (options.config_yaml.empty()) {
         serve.config_path = lab_config_path();
     } else {

@@ -41,6 +41,7 @@ struct TestServerOptions {
     std::string config_yaml;  // empty: the lab config file config/labmta.yaml
     std::string spool_dir;    // empty: a fresh spool in the server's temp directory
     std::string user = std::string(kTestUser);  // --user; empty: the config's user:
+    std::vector<std::string> environment{};     // see ServeOptions::environment
 };
 
 // Options for a server on make_config_yaml(limits), with smtpd_section (YAML) appended.

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <regex>
@@ -676,6 +677,79 @@ TEST_CASE("e2e relay: the queue shows why a local delivery is deferred until it 
     CHECK(wait_for_file_count(spool.path() + "/defer", 0));
     CHECK_FALSE(std::filesystem::exists(defer_file));
     CHECK(run_labmta({"queue", "--spool", spool.path()}).output == "Mail queue is empty\n");
+}
+
+// The environment that makes the server's fsync() of a file whose path contains match wait
+// while <gate>/hold exists (tests/preload/hold_fsync.cpp).
+std::vector<std::string> hold_fsync_environment(const std::string& gate, const std::string& match) {
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    const std::string asan_options =
+        asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "";
+    return {"LD_PRELOAD=" LABMTA_HOLD_FSYNC_LIBRARY,
+            "LABMTA_TEST_HOLD_FSYNC_DIR=" + gate,
+            "LABMTA_TEST_HOLD_FSYNC_MATCH=" + match,
+            // The library is loaded before the sanitizer runtime, which it does not need.
+            "ASAN_OPTIONS=" + asan_options + "verify_asan_link_order=0"};
+}
+
+// Removes the hold file when it goes, so that a failed check does not leave the server stuck
+// in fsync(); made after the server, so gone before the server is stopped.
+class FsyncHold {
+public:
+    explicit FsyncHold(std::string path) : path_(std::move(path)) {}
+    ~FsyncHold() { release(); }
+    FsyncHold(const FsyncHold&) = delete;
+    FsyncHold& operator=(const FsyncHold&) = delete;
+    void release() {
+        std::error_code ignored;
+        std::filesystem::remove(path_, ignored);
+    }
+
+private:
+    std::string path_;
+};
+
+// STYLE.md: the event loop never waits for the disk. What a delivery attempt leaves in the
+// spool (delivered marks, the defer file, a bounce, the queue file's removal) is written on
+// the thread pool, for relayed and local recipients alike.
+TEST_CASE("e2e relay: sessions are answered while a deferral is being written to the disk",
+          "[e2e][relay][slow_disk]") {
+    SinkPolicy policy;
+    policy.any_rcpt = {"451 4.3.0 try later"};
+    SmtpSink sink(policy);
+    TempDir spool("labmta-slow-defer");
+    block_students_maildir(spool.path());
+    TempDir gate("labmta-hold");
+    std::filesystem::permissions(gate.path(), std::filesystem::perms::all);  // held: by nobody
+    write_text_file(gate.path() + "/hold", "");
+    TestServerOptions options{config_for(sink), spool.path()};
+    options.environment = hold_fsync_environment(gate.path(), "/tmp/defer.");
+    TestServer server(options);
+    FsyncHold hold(gate.path() + "/hold");
+    SmtpClient other = open_session(server, false);
+    other.set_timeout(std::chrono::seconds(5));
+
+    std::string recipient =
+        GENERATE(as<std::string>{}, "jowadev@gmail.com", "student@domain.local");
+    INFO("deferred recipient: " << recipient);
+    const std::string id =
+        relay_message(server, "joiakim@domain.local", {recipient}, "Subject: " + unique_marker());
+    // The attempt is over and its defer file is being written: stuck in its fsync.
+    REQUIRE(wait_until([&] { return std::filesystem::exists(gate.path() + "/held"); }, kRetryWait));
+    CHECK(other.ask("NOOP") == "250 2.0.0 Ok");
+    SmtpClient fresh = server.connect();
+    fresh.set_timeout(std::chrono::seconds(5));
+    CHECK(fresh.read_greeting() == kGreeting);
+    CHECK(fresh.ask("QUIT") == "221 2.0.0 Bye");
+    // Logged once recorded, not before.
+    const std::string deferred =
+        ": " + id + ": to=<" + regex_escape(recipient) + ">, .*status=deferred \\(";
+    CHECK(log_lines_matching(server.process(), deferred).empty());
+
+    hold.release();
+    CHECK_FALSE(wait_for_log_line(server.process(), deferred).empty());
+    CHECK(std::filesystem::exists(spool.path() + "/defer/" + id));
+    CHECK(other.ask("NOOP") == "250 2.0.0 Ok");
 }
 
 }  // namespace

@@ -10,10 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -42,15 +44,38 @@ private:
     posix_spawn_file_actions_t actions_{};
 };
 
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+// Our environment, with each "NAME=value" of extra replacing the inherited NAME.
+std::vector<char*> environment_with(const std::vector<std::string>& extra) {
+    const auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+    std::vector<char*> entries;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+        const bool replaced = std::any_of(extra.begin(), extra.end(), [&](const std::string& e) {
+            return name_of(e) == name_of(*entry);
+        });
+        if (!replaced) {
+            entries.push_back(*entry);
+        }
+    }
+    for (const std::string& entry : extra) {
+        entries.push_back(const_cast<char*>(entry.c_str()));
+    }
+    entries.push_back(nullptr);
+    return entries;
+}
+
+pid_t spawn(const std::vector<std::string>& argv,
+            const std::string& log_path,
+            const std::vector<std::string>& extra_environment = {}) {
     std::vector<char*> args;
     for (const std::string& arg : argv) {
         args.push_back(const_cast<char*>(arg.c_str()));
     }
     args.push_back(nullptr);
     const SpawnActions actions(log_path);
+    std::vector<char*> environment = environment_with(extra_environment);
     pid_t pid = -1;
-    const int error = posix_spawn(&pid, args[0], actions.get(), nullptr, args.data(), environ);
+    const int error =
+        posix_spawn(&pid, args[0], actions.get(), nullptr, args.data(), environment.data());
     if (error != 0) {
         throw ProcessError("cannot start " + argv[0] + ": " + std::strerror(error));
     }
@@ -120,7 +145,7 @@ ServerProcess::ServerProcess(ServeOptions options) : options_(std::move(options)
         argv.insert(argv.end(), {"--user", options_.user});
     }
     argv.insert(argv.end(), {"--ready-file", ready_path_});
-    pid_ = spawn(argv, log_path_);
+    pid_ = spawn(argv, log_path_, options_.environment);
     try {
         wait_until_ready(options_.start_timeout);
     } catch (...) {

@@ -42,6 +42,8 @@ struct ServeOptions {
     // config's labmta may not exist here. Ignored by the server when not root. Empty: none.
     std::string user = std::string(kTestUser);
     std::chrono::milliseconds start_timeout = kDefaultWait;
+    // "NAME=value" entries added to the server's environment, replacing inherited ones.
+    std::vector<std::string> environment{};
 };
 
 // `labmta serve ...` running in the background.
