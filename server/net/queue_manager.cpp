@@ -65,9 +65,7 @@ QueueManager::QueueManager(uv_loop_t* loop,
 void QueueManager::start() {
     // A restart retries everything at once, deferred mail included: whoever restarts a lab
     // server expects what is queued to go out, and a fixed peer may be why it was restarted.
-    for (const std::string& id : spool_.list_queue()) {
-        schedule(id, Attempt::Now);
-    }
+    scan(Attempt::Now);
     const std::uint64_t interval_ms = std::uint64_t{settings_.scan_interval_s} * 1000;
     uv_timer_start(&scan_timer_, &QueueManager::on_scan_timer, interval_ms, interval_ms);
 }
@@ -78,8 +76,19 @@ void QueueManager::notify(const std::string& queue_id) {
 
 void QueueManager::flush() {
     spdlog::info("flush: retrying all queued mail now");
+    scan(Attempt::Now);
+}
+
+// Not while an attempt is being recorded: its record may have just queued a bounce, which the
+// record hands over when done (on_record_done). Found here first, it would be delivered, then
+// scheduled once more. Such a scan runs when the record is done.
+void QueueManager::scan(Attempt attempt) {
+    if (recording_) {
+        postponed_scan_ = postponed_scan_ == Attempt::Now ? Attempt::Now : attempt;
+        return;
+    }
     for (const std::string& id : spool_.list_queue()) {
-        schedule(id, Attempt::Now);
+        schedule(id, attempt);
     }
 }
 
@@ -214,7 +223,8 @@ void QueueManager::start_relay(Job job, std::vector<RelayOutcome> local_deferred
                        outcomes.insert(outcomes.end(),
                                        std::make_move_iterator(local.begin()),
                                        std::make_move_iterator(local.end()));
-                       finish_attempt(id, *file, std::move(defer), std::move(outcomes));
+                       // The relay has its own copy of the message: this one is the record's.
+                       finish_attempt(id, std::move(*file), std::move(defer), std::move(outcomes));
                    });
 }
 
@@ -230,19 +240,19 @@ void QueueManager::finish_attempt(const std::string& queue_id,
 // Not held back while stopping: the outcomes of the attempts that stop() aborted are recorded
 // before the loop ends, as their deferrals must be.
 void QueueManager::run_next_record() {
-    if (recording_ || records_.empty()) {
-        return;
-    }
-    recording_.emplace(std::move(records_.front()));
-    records_.pop_front();
-    const int rc = uv_queue_work(
-        loop_, &record_work_, &QueueManager::on_record_work, &QueueManager::on_record_done);
-    if (rc != 0) {
-        // Only when the loop is broken. Unrecorded, the recipients are tried again later.
-        spdlog::error(
-            "{}: cannot record the delivery attempt: {}", recording_->queue_id, uv_error_text(rc));
-        done_with(recording_->queue_id);
-        recording_.reset();
+    while (!recording_ && !records_.empty()) {
+        recording_.emplace(std::move(records_.front()));
+        records_.pop_front();
+        const int rc = uv_queue_work(
+            loop_, &record_work_, &QueueManager::on_record_work, &QueueManager::on_record_done);
+        if (rc != 0) {
+            // Only when the loop is broken. Unrecorded, the recipients are tried again later.
+            spdlog::error("{}: cannot record the delivery attempt: {}",
+                          recording_->queue_id,
+                          uv_error_text(rc));
+            done_with(recording_->queue_id);
+            recording_.reset();
+        }
     }
 }
 
@@ -259,6 +269,9 @@ void QueueManager::on_record_done(uv_work_t* request, int /*status*/) {
         self->schedule(done.bounce_id, Attempt::FirstTime);
     }
     self->done_with(done.queue_id);
+    if (const std::optional<Attempt> scan = std::exchange(self->postponed_scan_, std::nullopt)) {
+        self->scan(*scan);
+    }
     self->run_next_record();
 }
 
@@ -400,10 +413,7 @@ void QueueManager::on_gather_timer(uv_timer_t* timer) {
 }
 
 void QueueManager::on_scan_timer(uv_timer_t* timer) {
-    auto* self = static_cast<QueueManager*>(timer->data);
-    for (const std::string& id : self->spool_.list_queue()) {
-        self->schedule(id, Attempt::WhenDue);
-    }
+    static_cast<QueueManager*>(timer->data)->scan(Attempt::WhenDue);
 }
 
 void QueueManager::log_local(const std::string& queue_id,

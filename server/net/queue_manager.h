@@ -54,7 +54,8 @@ public:
     void notify(const std::string& queue_id);
     // Retry every deferred message now (labmta flush, SIGUSR1).
     void flush();
-    // No new jobs; a job already running finishes (the loop waits for it).
+    // No new delivery jobs; a job already running finishes (the loop waits for it), and the
+    // outcomes of every attempt, those stop() aborts included, are still recorded.
     void stop();
 
 private:
@@ -78,6 +79,8 @@ private:
     static void on_gather_timer(uv_timer_t* timer);
 
     void schedule(const std::string& queue_id, Attempt attempt);
+    // Schedules every queued message (start, flush, the scan timer).
+    void scan(Attempt attempt);
     void run_next();
     void after_local(Job job);
     // Relays the remote recipients; local_deferred joins their outcomes afterwards.
@@ -154,8 +157,9 @@ private:
     std::set<std::string> scheduled_;  // pending, running or relaying: one job per message
     std::vector<Job> current_;         // the group being delivered on the thread pool
     uv_work_t record_work_{};
-    std::deque<Record> records_;       // waiting for the thread pool
-    std::optional<Record> recording_;  // on the thread pool
+    std::deque<Record> records_;             // waiting for the thread pool
+    std::optional<Record> recording_;        // on the thread pool
+    std::optional<Attempt> postponed_scan_;  // asked for while recording_ (scan())
     // A group is bounded so that one slow group does not hold up the messages behind it.
     static constexpr std::size_t kMaxDeliveryGroup = 64;
     // How long a group shorter than that waits for more messages before it starts.

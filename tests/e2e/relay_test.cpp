@@ -709,9 +709,9 @@ private:
     std::string path_;
 };
 
-// STYLE.md: the event loop never waits for the disk. What a delivery attempt leaves in the
-// spool (delivered marks, the defer file, a bounce, the queue file's removal) is written on
-// the thread pool, for relayed and local recipients alike.
+// The event loop never waits for the disk (README.md, "How it is fast"). What an attempt leaves in
+// the spool (delivered marks, the defer file, a bounce, the queue file's removal) is written on the
+// thread pool, for relayed and local recipients alike.
 TEST_CASE("e2e relay: sessions are answered while a deferral is being written to the disk",
           "[e2e][relay][slow_disk]") {
     SinkPolicy policy;
@@ -750,6 +750,51 @@ TEST_CASE("e2e relay: sessions are answered while a deferral is being written to
     CHECK_FALSE(wait_for_log_line(server.process(), deferred).empty());
     CHECK(std::filesystem::exists(spool.path() + "/defer/" + id));
     CHECK(other.ask("NOOP") == "250 2.0.0 Ok");
+}
+
+// A retry that bounces queues the bounce while it is being recorded. The queue scans (every
+// second here) and `labmta flush` must leave that bounce to the record: found first, it was
+// delivered, and then scheduled again by the record ("cannot read queue file").
+TEST_CASE("e2e relay: a bounce queued while its retry is recorded is delivered once, quietly",
+          "[e2e][relay][slow_disk]") {
+    SinkPolicy policy;
+    policy.rcpt["jowadev@gmail.com"] = {
+        "451 4.3.0 try later", "550 5.1.1 <jowadev@gmail.com>: Recipient address rejected"};
+    SmtpSink sink(policy);
+    TempDir spool("labmta-slow-bounce");
+    TempDir gate("labmta-hold");
+    std::filesystem::permissions(gate.path(), std::filesystem::perms::all);  // held: by nobody
+    TestServerOptions options{config_for(sink), spool.path()};
+    options.environment = hold_fsync_environment(gate.path(), spool.path() + "/defer");
+    TestServer server(options);
+    FsyncHold hold(gate.path() + "/hold");
+    const std::string id = relay_message(
+        server, "joiakim@domain.local", {"jowadev@gmail.com"}, "Subject: " + unique_marker());
+    // The first attempt is recorded (its defer file and folder fsynced) before this line.
+    REQUIRE_FALSE(wait_for_log_line(server.process(),
+                                    delivery_pattern(id, "jowadev@gmail.com", sink, "deferred"))
+                      .empty());
+
+    // The retry bounces; its record queues the bounce, then removes the defer file, and the
+    // defer folder's fsync is held.
+    write_text_file(gate.path() + "/hold", "");
+    REQUIRE(wait_until([&] { return std::filesystem::exists(gate.path() + "/held"); }, kRetryWait));
+    CHECK(run_labmta({"flush", "--spool", spool.path()}).exit_code == 0);
+    CHECK(wait_for_delivery(server.maildir_new("joiakim"),
+                            "Undelivered Mail Returned to Sender",
+                            std::chrono::milliseconds(1500))
+              .empty());
+
+    hold.release();
+    CHECK_FALSE(
+        wait_for_delivery(server.maildir_new("joiakim"), "Undelivered Mail Returned to Sender")
+            .empty());
+    CHECK(wait_for_file_count(server.incoming_dir(), 0));
+    CHECK(list_files(server.maildir_new("joiakim")).size() == 1);
+    CHECK_FALSE(wait_for_log_line(server.process(), removed_pattern(id)).empty());
+    CHECK(wait_for_log_line(
+              server.process(), "cannot read queue file", std::chrono::milliseconds(1000))
+              .empty());
 }
 
 }  // namespace
