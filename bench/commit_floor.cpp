@@ -73,13 +73,14 @@ double cpu_seconds() {
 
 // CPU seconds all CPUs spent busy since boot (/proc/stat): with the machine otherwise idle,
 // the difference over a run adds the kernel's writeback threads to this process's time.
+// Steal (time the hypervisor gave to other guests) is no work of ours: not counted.
 double machine_busy_seconds() {
     std::ifstream stat("/proc/stat");
     std::string cpu;
-    long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-    stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+    long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+    stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq;
     check(static_cast<bool>(stat) && cpu == "cpu", "read /proc/stat");
-    const long long busy = user + nice + system + irq + softirq + steal;
+    const long long busy = user + nice + system + irq + softirq;
     return static_cast<double>(busy) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
