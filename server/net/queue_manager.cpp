@@ -192,14 +192,16 @@ void QueueManager::after_local(Job job) {
     // Local recipients left pending failed in local delivery just now: they are retried by
     // local delivery after their backoff, never by the relay agent.
     std::vector<RelayOutcome> failed = local_failures(job.local);
-    if (!job.remaining || stopping_) {
-        // Nothing to record them in, or no time: the next scan or start retries them.
+    if (!job.remaining) {
+        // Nothing to record them in: the next scan or start retries them.
         log_outcomes(job.queue_id, job.local.arrival_us, failed);
         if (job.load_error) {
             spdlog::error("{}: cannot read queue file: {}", job.queue_id, job.load_error.message());
         }
         done_with(job.queue_id);
-    } else if (!remote_pending(*job.remaining, settings_.local_domains).empty()) {
+    } else if (!stopping_ && !remote_pending(*job.remaining, settings_.local_domains).empty()) {
+        // While stopping, remote recipients wait for the next start, unattempted; the local
+        // failures below are recorded all the same (records outlive stop()).
         start_relay(std::move(job), std::move(failed));
     } else if (!failed.empty()) {
         finish_attempt(

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -795,6 +796,44 @@ TEST_CASE("e2e relay: a bounce queued while its retry is recorded is delivered o
     CHECK(wait_for_log_line(
               server.process(), "cannot read queue file", std::chrono::milliseconds(1000))
               .empty());
+}
+
+// A stop lets a running delivery job finish, and its local failures are recorded as at any
+// other time (defer file, attempt counted) before the server exits.
+TEST_CASE("e2e relay: a local deferral in a delivery job that a stop waits for is recorded",
+          "[e2e][relay][slow_disk]") {
+    SmtpSink sink;
+    TempDir spool("labmta-stop-defer");
+    block_students_maildir(spool.path());
+    TempDir gate("labmta-hold");
+    std::filesystem::permissions(gate.path(), std::filesystem::perms::all);  // held: by nobody
+    write_text_file(gate.path() + "/hold", "");
+    TestServerOptions options{config_for(sink), spool.path()};
+    // teacher's copy is fine; the job is held in the fsync of teacher's new/.
+    options.environment = hold_fsync_environment(gate.path(), "/domain.local/teacher/new");
+    TestServer server(options);
+    FsyncHold hold(gate.path() + "/hold");
+    const std::string id = relay_message(server,
+                                         "joiakim@domain.local",
+                                         {"student@domain.local", "teacher@domain.local"},
+                                         "Subject: " + unique_marker());
+    REQUIRE(wait_until([&] { return std::filesystem::exists(gate.path() + "/held"); }, kRetryWait));
+    server.process().send_signal(SIGTERM);
+    REQUIRE_FALSE(wait_for_log_line(server.process(), "stopping on signal SIGTERM").empty());
+
+    hold.release();
+    CHECK(server.process().wait_for_exit() == kCleanExit);
+    CHECK(list_files(server.maildir_new("teacher")).size() == 1);
+    const std::optional<spool::DeferInfo> defer = spool::read_defer_info(spool.path(), id);
+    REQUIRE(defer.has_value());
+    CHECK(defer->attempts == 1);
+    REQUIRE(defer->recipients.size() == 1);
+    CHECK(defer->recipients.front().address == "student@domain.local");
+    CHECK(log_lines_matching(
+              server.process(),
+              ": " + id + R"(: to=<student@domain\.local>, relay=local, .*status=deferred)")
+              .size()
+          == 1);
 }
 
 }  // namespace
