@@ -680,34 +680,50 @@ TEST_CASE("e2e relay: the queue shows why a local delivery is deferred until it 
     CHECK(run_labmta({"queue", "--spool", spool.path()}).output == "Mail queue is empty\n");
 }
 
-// The environment that makes the server's fsync() of a file whose path contains match wait
-// while <gate>/hold exists (tests/preload/hold_fsync.cpp).
-std::vector<std::string> hold_fsync_environment(const std::string& gate, const std::string& match) {
-    const char* asan = std::getenv("ASAN_OPTIONS");
-    const std::string asan_options =
-        asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "";
-    return {"LD_PRELOAD=" LABMTA_HOLD_FSYNC_LIBRARY,
-            "LABMTA_TEST_HOLD_FSYNC_DIR=" + gate,
-            "LABMTA_TEST_HOLD_FSYNC_MATCH=" + match,
-            // The library is loaded before the sanitizer runtime, which it does not need.
-            "ASAN_OPTIONS=" + asan_options + "verify_asan_link_order=0"};
-}
-
-// Removes the hold file when it goes, so that a failed check does not leave the server stuck
-// in fsync(); made after the server, so gone before the server is stopped.
-class FsyncHold {
+// The folder through which a test holds the server's fsync() (tests/preload/hold_fsync.cpp):
+// while <folder>/hold exists, an fsync of a file whose path contains the match waits, and
+// makes <folder>/held to say so.
+class FsyncGate {
 public:
-    explicit FsyncHold(std::string path) : path_(std::move(path)) {}
-    ~FsyncHold() { release(); }
-    FsyncHold(const FsyncHold&) = delete;
-    FsyncHold& operator=(const FsyncHold&) = delete;
-    void release() {
+    FsyncGate() {
+        std::filesystem::permissions(dir_.path(), std::filesystem::perms::all);  // held: nobody
+    }
+    // The server's environment for the preloaded fsync().
+    std::vector<std::string> environment(const std::string& match) const {
+        const char* asan = std::getenv("ASAN_OPTIONS");
+        const std::string asan_options =
+            asan != nullptr && *asan != '\0' ? std::string(asan) + ":" : "";
+        return {"LD_PRELOAD=" LABMTA_HOLD_FSYNC_LIBRARY,
+                "LABMTA_TEST_HOLD_FSYNC_DIR=" + dir_.path(),
+                "LABMTA_TEST_HOLD_FSYNC_MATCH=" + match,
+                // The library is loaded before the sanitizer runtime, which it does not need.
+                "ASAN_OPTIONS=" + asan_options + "verify_asan_link_order=0"};
+    }
+    void hold() const { write_text_file(dir_.path() + "/hold", ""); }
+    void release() const {
         std::error_code ignored;
-        std::filesystem::remove(path_, ignored);
+        std::filesystem::remove(dir_.path() + "/hold", ignored);
+    }
+    bool wait_until_held() const {
+        return wait_until([&] { return std::filesystem::exists(dir_.path() + "/held"); },
+                          kRetryWait);
     }
 
 private:
-    std::string path_;
+    TempDir dir_{"labmta-hold"};
+};
+
+// Releases the gate when it goes, so that a failed check does not leave the server stuck in
+// fsync(); made after the server, so gone before the server is stopped.
+class ReleaseAtEnd {
+public:
+    explicit ReleaseAtEnd(const FsyncGate& gate) : gate_(gate) {}
+    ~ReleaseAtEnd() { gate_.release(); }
+    ReleaseAtEnd(const ReleaseAtEnd&) = delete;
+    ReleaseAtEnd& operator=(const ReleaseAtEnd&) = delete;
+
+private:
+    const FsyncGate& gate_;
 };
 
 // The event loop never waits for the disk (README.md, "How it is fast"). What an attempt leaves in
@@ -720,13 +736,12 @@ TEST_CASE("e2e relay: sessions are answered while a deferral is being written to
     SmtpSink sink(policy);
     TempDir spool("labmta-slow-defer");
     block_students_maildir(spool.path());
-    TempDir gate("labmta-hold");
-    std::filesystem::permissions(gate.path(), std::filesystem::perms::all);  // held: by nobody
-    write_text_file(gate.path() + "/hold", "");
+    FsyncGate gate;
+    gate.hold();
     TestServerOptions options{config_for(sink), spool.path()};
-    options.environment = hold_fsync_environment(gate.path(), "/tmp/defer.");
+    options.environment = gate.environment("/tmp/defer.");
     TestServer server(options);
-    FsyncHold hold(gate.path() + "/hold");
+    const ReleaseAtEnd release(gate);
     SmtpClient other = open_session(server, false);
     other.set_timeout(std::chrono::seconds(5));
 
@@ -736,7 +751,7 @@ TEST_CASE("e2e relay: sessions are answered while a deferral is being written to
     const std::string id =
         relay_message(server, "joiakim@domain.local", {recipient}, "Subject: " + unique_marker());
     // The attempt is over and its defer file is being written: stuck in its fsync.
-    REQUIRE(wait_until([&] { return std::filesystem::exists(gate.path() + "/held"); }, kRetryWait));
+    REQUIRE(gate.wait_until_held());
     CHECK(other.ask("NOOP") == "250 2.0.0 Ok");
     SmtpClient fresh = server.connect();
     fresh.set_timeout(std::chrono::seconds(5));
@@ -747,7 +762,7 @@ TEST_CASE("e2e relay: sessions are answered while a deferral is being written to
         ": " + id + ": to=<" + regex_escape(recipient) + ">, .*status=deferred \\(";
     CHECK(log_lines_matching(server.process(), deferred).empty());
 
-    hold.release();
+    gate.release();
     CHECK_FALSE(wait_for_log_line(server.process(), deferred).empty());
     CHECK(std::filesystem::exists(spool.path() + "/defer/" + id));
     CHECK(other.ask("NOOP") == "250 2.0.0 Ok");
@@ -763,12 +778,11 @@ TEST_CASE("e2e relay: a bounce queued while its retry is recorded is delivered o
         "451 4.3.0 try later", "550 5.1.1 <jowadev@gmail.com>: Recipient address rejected"};
     SmtpSink sink(policy);
     TempDir spool("labmta-slow-bounce");
-    TempDir gate("labmta-hold");
-    std::filesystem::permissions(gate.path(), std::filesystem::perms::all);  // held: by nobody
+    FsyncGate gate;
     TestServerOptions options{config_for(sink), spool.path()};
-    options.environment = hold_fsync_environment(gate.path(), spool.path() + "/defer");
+    options.environment = gate.environment(spool.path() + "/defer");
     TestServer server(options);
-    FsyncHold hold(gate.path() + "/hold");
+    const ReleaseAtEnd release(gate);
     const std::string id = relay_message(
         server, "joiakim@domain.local", {"jowadev@gmail.com"}, "Subject: " + unique_marker());
     // The first attempt is recorded (its defer file and folder fsynced) before this line.
@@ -778,15 +792,15 @@ TEST_CASE("e2e relay: a bounce queued while its retry is recorded is delivered o
 
     // The retry bounces; its record queues the bounce, then removes the defer file, and the
     // defer folder's fsync is held.
-    write_text_file(gate.path() + "/hold", "");
-    REQUIRE(wait_until([&] { return std::filesystem::exists(gate.path() + "/held"); }, kRetryWait));
+    gate.hold();
+    REQUIRE(gate.wait_until_held());
     CHECK(run_labmta({"flush", "--spool", spool.path()}).exit_code == 0);
     CHECK(wait_for_delivery(server.maildir_new("joiakim"),
                             "Undelivered Mail Returned to Sender",
                             std::chrono::milliseconds(1500))
               .empty());
 
-    hold.release();
+    gate.release();
     CHECK_FALSE(
         wait_for_delivery(server.maildir_new("joiakim"), "Undelivered Mail Returned to Sender")
             .empty());
@@ -805,23 +819,22 @@ TEST_CASE("e2e relay: a local deferral in a delivery job that a stop waits for i
     SmtpSink sink;
     TempDir spool("labmta-stop-defer");
     block_students_maildir(spool.path());
-    TempDir gate("labmta-hold");
-    std::filesystem::permissions(gate.path(), std::filesystem::perms::all);  // held: by nobody
-    write_text_file(gate.path() + "/hold", "");
+    FsyncGate gate;
+    gate.hold();
     TestServerOptions options{config_for(sink), spool.path()};
     // teacher's copy is fine; the job is held in the fsync of teacher's new/.
-    options.environment = hold_fsync_environment(gate.path(), "/domain.local/teacher/new");
+    options.environment = gate.environment("/domain.local/teacher/new");
     TestServer server(options);
-    FsyncHold hold(gate.path() + "/hold");
+    const ReleaseAtEnd release(gate);
     const std::string id = relay_message(server,
                                          "joiakim@domain.local",
                                          {"student@domain.local", "teacher@domain.local"},
                                          "Subject: " + unique_marker());
-    REQUIRE(wait_until([&] { return std::filesystem::exists(gate.path() + "/held"); }, kRetryWait));
+    REQUIRE(gate.wait_until_held());
     server.process().send_signal(SIGTERM);
     REQUIRE_FALSE(wait_for_log_line(server.process(), "stopping on signal SIGTERM").empty());
 
-    hold.release();
+    gate.release();
     CHECK(server.process().wait_for_exit() == kCleanExit);
     CHECK(list_files(server.maildir_new("teacher")).size() == 1);
     const std::optional<spool::DeferInfo> defer = spool::read_defer_info(spool.path(), id);
