@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <unordered_set>
 
 namespace labmta::spool {
 
@@ -45,11 +46,14 @@ struct GroupMessage {
 };
 
 // Round 1 for one message: every pending local recipient's copy written into its Maildir's
-// tmp/ (or settled at once when its address cannot name a mailbox).
+// tmp/ (or settled at once when its address cannot name a mailbox). ready_maildirs holds the
+// Maildirs this group has already made sure of: a busy mailbox is checked once per group, not
+// once per copy (three stat calls each).
 void stage_copies(Spool& spool,
                   GroupMessage& message,
                   LocalDeliveryReport& report,
                   MaildirBatch& batch,
+                  std::unordered_set<std::string>& ready_maildirs,
                   const std::vector<std::string>& local_domains,
                   std::string_view hostname) {
     const QueueFile& file = message.opened->file;
@@ -69,10 +73,13 @@ void stage_copies(Spool& spool,
             continue;
         }
         const std::string maildir = spool.mailboxes_dir() + "/" + *folder;
-        if (const std::error_code error = ensure_maildir(maildir)) {
-            report.results.push_back(
-                make_result(recipient, DeliveryStatus::Deferred, "4.3.0", error.message()));
-            continue;
+        if (ready_maildirs.count(maildir) == 0) {
+            if (const std::error_code error = ensure_maildir(maildir)) {
+                report.results.push_back(
+                    make_result(recipient, DeliveryStatus::Deferred, "4.3.0", error.message()));
+                continue;
+            }
+            ready_maildirs.insert(maildir);
         }
         const std::string head =
             "Return-Path: <" + common::replace_control_chars(file.envelope.sender)
@@ -192,6 +199,7 @@ std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
     std::vector<LocalDeliveryReport> reports(queue_ids.size());
     std::vector<GroupMessage> messages(queue_ids.size());
     MaildirBatch batch;
+    std::unordered_set<std::string> ready_maildirs;
     for (std::size_t m = 0; m < queue_ids.size(); ++m) {
         GroupMessage& message = messages[m];
         message.opened = spool.open_queued(queue_ids[m], reports[m].load_error);
@@ -202,7 +210,7 @@ std::vector<LocalDeliveryReport> deliver_local_group(Spool& spool,
         reports[m].arrival_us = file.arrival_us;
         reports[m].sender = file.envelope.sender;
         message.done = file.delivered;
-        stage_copies(spool, message, reports[m], batch, local_domains, hostname);
+        stage_copies(spool, message, reports[m], batch, ready_maildirs, local_domains, hostname);
     }
     // Round 2: all copies durable together, then in new/.
     batch.commit();

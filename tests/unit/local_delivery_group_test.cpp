@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,31 @@ TEST_CASE("local_delivery: in a group, a missing message does not stop the other
     CHECK(reports[3].removed);
     CHECK(f.spool.list_queue().empty());
     CHECK(f.delivered_to("student").size() == 2);
+}
+
+TEST_CASE("local_delivery: in a group, a mailbox that cannot be made fails each of its copies",
+          "[local_delivery]") {
+    // A group checks each Maildir once; one it could not make is not taken as ready.
+    Fixture f;
+    std::filesystem::create_directories(f.spool.mailboxes_dir() + "/domain.local");
+    labmta::test::write_text_file(f.spool.mailboxes_dir() + "/domain.local/prof", "not a folder");
+    const std::string first =
+        f.queue({"prof@domain.local", "student@domain.local"}, "Subject: a\n\na\n");
+    const std::string second = f.queue({"prof@domain.local"}, "Subject: b\n\nb\n");
+    const auto reports = f.deliver({first, second});
+    REQUIRE(reports.size() == 2);
+    for (const LocalDeliveryReport& report : reports) {
+        CHECK_FALSE(report.removed);
+        const auto prof =
+            std::find_if(report.results.begin(), report.results.end(), [](const auto& r) {
+                return r.recipient == "prof@domain.local";
+            });
+        REQUIRE(prof != report.results.end());
+        CHECK(prof->status == DeliveryStatus::Deferred);
+        CHECK(prof->dsn == "4.3.0");
+    }
+    CHECK(f.delivered_to("student").size() == 1);
+    CHECK(f.spool.list_queue().size() == 2);
 }
 
 TEST_CASE("local_delivery: big messages in a group are copied byte for byte", "[local_delivery]") {
