@@ -161,7 +161,8 @@ TEST_CASE("local_delivery: in a group, a missing message does not stop the other
 
 TEST_CASE("local_delivery: in a group, a mailbox that cannot be made fails each of its copies",
           "[local_delivery]") {
-    // A group checks each Maildir once; one it could not make is not taken as ready.
+    // A group checks each Maildir once (not once per copy): a mailbox that cannot be made
+    // still fails every copy for it, in every message of the group, and the others arrive.
     Fixture f;
     std::filesystem::create_directories(f.spool.mailboxes_dir() + "/domain.local");
     labmta::test::write_text_file(f.spool.mailboxes_dir() + "/domain.local/prof", "not a folder");
