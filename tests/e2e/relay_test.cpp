@@ -9,6 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -847,6 +852,67 @@ TEST_CASE("e2e relay: a local deferral in a delivery job that a stop waits for i
               ": " + id + R"(: to=<student@domain\.local>, relay=local, .*status=deferred)")
               .size()
           == 1);
+}
+
+// A next hop that takes the connection (the kernel completes it) but never greets, so a
+// relay attempt stays open until something cuts it.
+class SilentPeer {
+public:
+    SilentPeer() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        auto* generic = reinterpret_cast<sockaddr*>(&address);
+        REQUIRE(fd_ >= 0);
+        REQUIRE(::bind(fd_, generic, length) == 0);
+        REQUIRE(::listen(fd_, 8) == 0);
+        REQUIRE(::getsockname(fd_, generic, &length) == 0);
+        port_ = ntohs(address.sin_port);
+    }
+    ~SilentPeer() { ::close(fd_); }
+    SilentPeer(const SilentPeer&) = delete;
+    SilentPeer& operator=(const SilentPeer&) = delete;
+
+    std::string relayhost() const { return "[127.0.0.1]:" + std::to_string(port_); }
+    // True once a client's connection waits to be accepted.
+    bool wait_for_client(std::chrono::milliseconds timeout) const {
+        pollfd entry{fd_, POLLIN, 0};
+        return ::poll(&entry, 1, static_cast<int>(timeout.count())) == 1;
+    }
+
+private:
+    int fd_;
+    unsigned port_ = 0;
+};
+
+// README, "Running it": a stop cuts the relay's connections and defers their recipients,
+// recorded before the server exits.
+TEST_CASE("e2e relay: a stop cuts a relay attempt and records its recipient as deferred",
+          "[e2e][relay]") {
+    SilentPeer peer;
+    OutboundConfig outbound;
+    outbound.relayhost = peer.relayhost();
+    TempDir spool("labmta-stop-relay");
+    TestServer server({make_outbound_config_yaml(outbound), spool.path()});
+    const std::string id = relay_message(
+        server, "joiakim@domain.local", {"jowadev@gmail.com"}, "Subject: " + unique_marker());
+    REQUIRE(peer.wait_for_client(kRetryWait));
+
+    server.process().send_signal(SIGTERM);
+    CHECK(server.process().wait_for_exit() == kCleanExit);
+    CHECK(log_lines_matching(server.process(),
+                             ": " + id
+                                 + R"(: to=<jowadev@gmail\.com>, .*status=deferred \(.*mail )"
+                                   R"(system is shutting down)")
+              .size()
+          == 1);
+    const std::optional<spool::DeferInfo> defer = spool::read_defer_info(spool.path(), id);
+    REQUIRE(defer.has_value());
+    CHECK(defer->attempts == 1);
+    REQUIRE(defer->recipients.size() == 1);
+    CHECK(defer->recipients.front().address == "jowadev@gmail.com");
+    CHECK(list_files(spool.path() + "/incoming") == std::vector<std::string>{id});
 }
 
 }  // namespace
